@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of kiln and Turborepo (the real `turbo` from npm) on generated
+# monorepos, with hyperfine. See docs/benchmarks.md for what each scenario measures.
+#
+#   bench/compare.sh                       # sizes 50 500 2000, results in bench/results/
+#   bench/compare.sh --sizes "50 500" --runs 5
+#
+# Needs: hyperfine, python3, node, npm, git, /usr/bin/time; builds kiln in release mode and
+# installs turbo into tools/turbo if missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+sizes="50 500 2000"
+runs=5
+cold_runs=""
+work="${TMPDIR:-/tmp}/kiln-bench"
+gen="${KILN_GEN_MONOREPO:-$repo/../shared/bench/gen-monorepo.py}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) sizes="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --cold-runs) cold_runs="$2"; shift 2 ;;
+    --work) work="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+cargo build --release --locked -p kiln --manifest-path "$repo/Cargo.toml" >&2
+kiln="$repo/target/release/kiln"
+[ -x "$repo/tools/turbo/node_modules/.bin/turbo" ] ||
+  npm ci --prefix "$repo/tools/turbo" --no-audit --no-fund --loglevel=error
+# The platform binary itself, not the Node.js shim in front of it (which adds a node start).
+turbo=$(find "$repo/tools/turbo/node_modules/@turbo" -path '*/bin/turbo' -type f | head -n 1)
+export TURBO_TELEMETRY_DISABLED=1 TURBO_NO_UPDATE_NOTIFIER=1 DO_NOT_TRACK=1
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results="$here/results/$stamp"
+mkdir -p "$results"
+{
+  echo "date: $stamp"
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
+  echo "kiln: $($kiln --version)"
+  echo "turbo: $($turbo --version)"
+  echo "node: $(node --version)"
+} > "$results/env.txt"
+
+for n in $sizes; do
+  base="$work/base-$n"
+  python3 "$gen" gen "$base" --packages "$n" --force >/dev/null
+  for tool in kiln turbo; do
+    rm -rf "$work/$tool-$n"
+    cp -a "$base" "$work/$tool-$n"
+  done
+  k="$work/kiln-$n"
+  t="$work/turbo-$n"
+  clean_k="rm -rf $k/.kiln $k/packages/*/dist $k/.bench-exec.log"
+  clean_t="rm -rf $t/.turbo $t/node_modules/.cache $t/packages/*/dist $t/.bench-exec.log"
+  run_k="$kiln --cwd $k run build"
+  run_t="cd $t && $turbo run build"
+  cr=${cold_runs:-$([ "$n" -ge 2000 ] && echo 1 || echo 3)}
+  hf() { hyperfine --style basic --export-json "$results/$1-$n.json" "${@:2}"; }
+
+  hf cold --runs "$cr" --prepare "$clean_k" -n kiln "$run_k" --prepare "$clean_t" -n turbo "$run_t"
+  hf warm --runs "$runs" --warmup 1 -n kiln "$run_k" -n turbo "$run_t"
+  hf edit --runs "$runs" \
+    --prepare "python3 $gen touch $k --package leaf --quiet" -n kiln "$run_k" \
+    --prepare "python3 $gen touch $t --package leaf --quiet" -n turbo "$run_t"
+  hf dry --runs "$runs" --warmup 1 -n kiln "$kiln --cwd $k run build --dry-run=json" \
+    -n turbo "cd $t && $turbo run build --dry=json"
+
+  # Peak memory (max RSS, KiB) of a full-cache rerun and of a cold build.
+  for tool in kiln turbo; do
+    if [ $tool = kiln ]; then run=$run_k; clean=$clean_k; else run=$run_t; clean=$clean_t; fi
+    warm_rss=$( { /usr/bin/time -f '%M' sh -c "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+    sh -c "$clean"
+    cold_rss=$( { /usr/bin/time -f '%M' sh -c "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+    echo "{\"tool\": \"$tool\", \"warm_kib\": $warm_rss, \"cold_kib\": $cold_rss}" > "$results/rss-$tool-$n.json"
+  done
+done
+
+python3 "$here/summarize.py" "$results" | tee "$results/summary.md"

@@ -1,0 +1,68 @@
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::TaskId;
+
+/// Where a cache hit came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    Local,
+    Remote,
+}
+
+/// Whether a task's result came from the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "status", content = "source")]
+pub enum CacheStatus {
+    Hit(CacheSource),
+    Miss,
+    /// The task is not cacheable (`cache: false`, persistent, or it has no command).
+    Disabled,
+}
+
+/// How a task ended. A failed task is data, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TaskOutcome {
+    /// The command exited 0, or its result was restored from the cache.
+    Succeeded,
+    /// The command exited non-zero (or was killed by a signal: `code` is then 128 + signal).
+    Failed { code: i32 },
+    /// Not started because a task it depends on failed.
+    Skipped { because: TaskId },
+    /// Not started, or stopped, because the run was interrupted or stopped after a failure.
+    Cancelled,
+}
+
+/// The record of one task at the end of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub id: TaskId,
+    pub key: String,
+    pub outcome: TaskOutcome,
+    pub cache: CacheStatus,
+    /// Wall time of this run of the task (restore time on a hit).
+    pub duration: Duration,
+    /// On a hit: how long the original execution took, i.e. the time the cache saved.
+    pub saved: Duration,
+}
+
+/// What the engine tells its subscribers. Subscribers only read events; none reaches back.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A task is about to be looked up in the cache or executed.
+    TaskStarted { id: TaskId, key: String },
+    /// The task's key was found in the cache; its outputs are being restored and its log
+    /// replayed.
+    CacheHit { id: TaskId, key: String, source: CacheSource },
+    /// The task's key was not in the cache (or the cache was bypassed): its command runs.
+    Executing { id: TaskId, key: String },
+    /// One line of a task's output, live (on a miss) or replayed (on a hit).
+    TaskOutput { id: TaskId, line: String, replayed: bool },
+    /// A warning about one task that does not fail it (a corrupt cache entry, say).
+    TaskWarning { id: TaskId, message: String },
+    /// A task ended, one way or another.
+    TaskFinished(TaskReport),
+}

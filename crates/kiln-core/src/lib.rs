@@ -1,0 +1,12 @@
+//! The shared vocabulary of kiln.
+//!
+//! Every other crate speaks in these types: [`PackageName`], [`TaskName`] and [`TaskId`] name
+//! what runs; [`Event`] is what the engine tells its subscribers (terminal UI, run record,
+//! later the dashboard); [`TaskOutcome`] and [`CacheStatus`] say how a task ended. There is no
+//! logic here beyond parsing and formatting ids, and no dependency beyond `serde`.
+
+mod event;
+mod id;
+
+pub use event::{CacheSource, CacheStatus, Event, TaskOutcome, TaskReport};
+pub use id::{PackageName, TaskId, TaskIdParseError, TaskName, ROOT_PACKAGE};

@@ -1,0 +1,229 @@
+//! Applying `--filter`s: which packages a run starts from.
+//!
+//! The result is the union of what the include filters select, minus the union of what the
+//! `!` filters select; with only `!` filters (or none at all) the includes are every package,
+//! the root `//` among them (whose tasks only exist as `//#task` entries, so it adds nothing
+//! unless the pipeline has some). This is what `turbo run --filter` does, checked against
+//! Turborepo 2.11: `--filter=!a` keeps `//#build`, `...b...` adds the dependencies of `b`'s
+//! dependents, an exact name that matches nothing is an error ("No package found with name
+//! …"), while a glob or directory that matches nothing only selects nothing.
+
+use std::collections::{BTreeSet, HashSet};
+
+use kiln_core::PackageName;
+use kiln_workspace::Package;
+
+use crate::filter::{DirPattern, NamePattern};
+use crate::{Filter, GraphError, PackageGraph};
+
+/// The packages the filters select, and the filters that matched no package (for the caller
+/// to warn about).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub packages: BTreeSet<PackageName>,
+    /// Filters, as written, whose name or directory matched no package at all.
+    pub unmatched: Vec<String>,
+}
+
+/// The packages `filters` select; see [`select`] for the report of unmatched filters.
+pub fn select_packages(
+    graph: &PackageGraph,
+    packages: &[Package],
+    filters: &[Filter],
+) -> Result<BTreeSet<PackageName>, GraphError> {
+    select(graph, packages, filters).map(|s| s.packages)
+}
+
+/// [`select_packages`], also saying which filters matched nothing.
+pub fn select(
+    graph: &PackageGraph,
+    packages: &[Package],
+    filters: &[Filter],
+) -> Result<Selection, GraphError> {
+    let package_dirs: HashSet<&str> = packages.iter().map(|p| p.dir.as_str()).collect();
+    let mut included: Option<BTreeSet<PackageName>> = None;
+    let mut excluded = BTreeSet::new();
+    let mut unmatched = Vec::new();
+    for filter in filters {
+        let matched: Vec<&PackageName> = packages
+            .iter()
+            .filter(|p| matches(filter, p, &package_dirs))
+            .map(|p| &p.name)
+            .collect();
+        if matched.is_empty() {
+            if let (Some(NamePattern::Exact(name)), None) = (&filter.name, &filter.dir) {
+                return Err(GraphError::NoPackageNamed {
+                    name: name.clone(),
+                    filter: filter.to_string(),
+                });
+            }
+            tracing::debug!(filter = %filter, "filter matched no package");
+            unmatched.push(filter.to_string());
+            continue;
+        }
+        let selected = expand(graph, filter, &matched);
+        if filter.exclude {
+            excluded.extend(selected);
+        } else {
+            included.get_or_insert_with(BTreeSet::new).extend(selected);
+        }
+    }
+    let mut packages_out = included.unwrap_or_else(|| {
+        if filters.iter().all(|f| f.exclude) {
+            packages.iter().map(|p| p.name.clone()).collect()
+        } else {
+            // Every include filter matched nothing.
+            BTreeSet::new()
+        }
+    });
+    packages_out.retain(|p| !excluded.contains(p));
+    Ok(Selection {
+        packages: packages_out,
+        unmatched,
+    })
+}
+
+fn matches(filter: &Filter, package: &Package, package_dirs: &HashSet<&str>) -> bool {
+    let name_ok = filter
+        .name
+        .as_ref()
+        .is_none_or(|n| n.matches(package.name.as_str()));
+    let dir_ok = filter.dir.as_ref().is_none_or(|d| {
+        let is_package_dir = matches!(d, DirPattern::Path(p) if package_dirs.contains(p.as_str()));
+        d.matches(&package.dir, is_package_dir)
+    });
+    name_ok && dir_ok
+}
+
+fn expand(
+    graph: &PackageGraph,
+    filter: &Filter,
+    matched: &[&PackageName],
+) -> BTreeSet<PackageName> {
+    let mut out = BTreeSet::new();
+    if !filter.exclude_self {
+        out.extend(matched.iter().map(|&p| p.clone()));
+    }
+    if filter.with_dependencies {
+        out.extend(graph.dependencies_of_all(matched.iter().copied()));
+    }
+    if filter.with_dependents {
+        let dependents = graph.dependents_of_all(matched.iter().copied());
+        if filter.with_dependencies {
+            out.extend(graph.dependencies_of_all(&dependents));
+        }
+        out.extend(dependents);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::package_in;
+
+    /// a → b, a → x, b → c, y → x; @x/d and @y/e nested under packages/nested; root → a.
+    fn repo() -> Vec<Package> {
+        vec![
+            package_in("//", "", &["a"]),
+            package_in("@x/d", "packages/nested/d", &[]),
+            package_in("@y/e", "packages/nested/e", &[]),
+            package_in("a", "packages/a", &["b", "x"]),
+            package_in("b", "packages/b", &["c"]),
+            package_in("c", "packages/c", &[]),
+            package_in("x", "packages/x", &[]),
+            package_in("y", "packages/y", &["x"]),
+        ]
+    }
+
+    fn select_str(filters: &[&str]) -> Result<Vec<String>, GraphError> {
+        let packages = repo();
+        let graph = PackageGraph::new(&packages);
+        let filters: Vec<Filter> = filters.iter().map(|f| Filter::parse(f).unwrap()).collect();
+        Ok(select_packages(&graph, &packages, &filters)?
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect())
+    }
+
+    fn sel(filters: &[&str]) -> Vec<String> {
+        select_str(filters).unwrap_or_else(|e| panic!("{filters:?}: {e}"))
+    }
+
+    #[test]
+    fn no_filter_selects_every_package_and_the_root() {
+        assert_eq!(sel(&[]), ["//", "@x/d", "@y/e", "a", "b", "c", "x", "y"]);
+    }
+
+    #[test]
+    fn names_and_globs() {
+        assert_eq!(sel(&["b"]), ["b"]);
+        assert_eq!(sel(&["@x/*"]), ["@x/d"]);
+        assert_eq!(sel(&["@*/e"]), ["@y/e"]);
+        assert_eq!(sel(&["*"]).len(), 8);
+        assert_eq!(sel(&["b", "c"]), ["b", "c"]);
+        assert_eq!(sel(&["//"]), ["//"]);
+    }
+
+    #[test]
+    fn directories() {
+        assert_eq!(sel(&["./packages/b"]), ["b"]);
+        assert_eq!(sel(&["./packages/b/"]), ["b"]);
+        assert_eq!(sel(&["{./packages/*}"]), ["a", "b", "c", "x", "y"]);
+        assert_eq!(sel(&["./packages/nested/*"]), ["@x/d", "@y/e"]);
+        // Not a package's directory: everything under it.
+        assert_eq!(sel(&["./packages/nested"]), ["@x/d", "@y/e"]);
+        // The root's own directory is the root package only, as in Turborepo.
+        assert_eq!(sel(&["."]), ["//"]);
+        assert_eq!(sel(&["b{./packages/b}"]), ["b"]);
+        assert!(sel(&["a{./packages/b}"]).is_empty());
+    }
+
+    #[test]
+    fn dependencies_and_dependents() {
+        assert_eq!(sel(&["b..."]), ["b", "c"]);
+        assert_eq!(sel(&["b^..."]), ["c"]);
+        assert_eq!(sel(&["...x"]), ["//", "a", "x", "y"]);
+        assert_eq!(sel(&["...^x"]), ["//", "a", "y"]);
+        // Dependents bring their own dependencies along: x comes in through a.
+        assert_eq!(sel(&["...b..."]), ["//", "a", "b", "c", "x"]);
+        // ... which can bring the excluded package back, as Turborepo does.
+        assert_eq!(sel(&["...^b..."]), ["//", "a", "b", "c", "x"]);
+        assert_eq!(sel(&["{./packages/b}..."]), ["b", "c"]);
+    }
+
+    #[test]
+    fn exclusions_apply_after_includes() {
+        assert_eq!(sel(&["!a"]), ["//", "@x/d", "@y/e", "b", "c", "x", "y"]);
+        assert_eq!(sel(&["b...", "!c"]), ["b"]);
+        assert_eq!(sel(&["!...c", "a..."]), ["x"]);
+        assert_eq!(sel(&["!b...", "!@*/*"]), ["//", "a", "x", "y"]);
+    }
+
+    #[test]
+    fn an_unknown_exact_name_is_an_error() {
+        for filters in [&["nope"][..], &["nope", "b"], &["!nope"], &["...nope"]] {
+            let err = select_str(filters).unwrap_err();
+            assert!(
+                matches!(err, GraphError::NoPackageNamed { ref name, .. } if name == "nope"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn globs_and_directories_matching_nothing_are_reported() {
+        let packages = repo();
+        let graph = PackageGraph::new(&packages);
+        let filters: Vec<Filter> = ["nope*", "./apps", "b"]
+            .iter()
+            .map(|f| Filter::parse(f).unwrap())
+            .collect();
+        let selection = select(&graph, &packages, &filters).unwrap();
+        assert_eq!(selection.unmatched, ["nope*", "./apps"]);
+        assert_eq!(selection.packages.len(), 1);
+
+        let selection = select(&graph, &packages, &filters[..1]).unwrap();
+        assert!(selection.packages.is_empty());
+    }
+}

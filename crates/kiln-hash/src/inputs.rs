@@ -1,0 +1,168 @@
+//! Which files are a task's inputs.
+//!
+//! | `inputs` | selected files |
+//! |---|---|
+//! | empty | the default set: every file under the package not ignored by git (see [`crate::walk`] for the rules), minus the task's own `outputs`, minus nested packages |
+//! | globs | the (not ignored) files matching each glob, in order: a glob adds, `!glob` removes from what came before, `$TURBO_DEFAULT$` adds the default set |
+//!
+//! In both cases the package's `package.json` is an input (it holds the scripts and the
+//! dependency ranges). Outputs are taken out of the default set so that a package that forgot
+//! to gitignore `dist/` does not change its own key by building; explicit globs are the
+//! user's word and are not filtered. A literal glob (`.env.local`) names its file even if git
+//! ignores it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::HashError;
+use crate::glob::{InputOp, OutputMatcher, compile_inputs};
+use crate::walk::walk;
+
+/// What [`collect_inputs`] needs to know about one task.
+#[derive(Clone, Copy, Debug)]
+pub struct InputOptions<'a> {
+    /// Absolute path of the workspace root.
+    pub root: &'a Path,
+    /// The package's directory relative to the root, `/`-separated; `""` for the root package.
+    pub package_dir: &'a str,
+    /// The task's `inputs` globs (package-relative); empty means the default set.
+    pub inputs: &'a [String],
+    /// The task's `outputs` globs (package-relative), taken out of the default set.
+    pub outputs: &'a [String],
+    /// Root-relative directories of other packages nested under this one (every other
+    /// package's directory when this is the root package); never inputs of this package.
+    pub exclude_dirs: &'a [String],
+}
+
+/// One input file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InputFile {
+    /// Relative to the package (or to the root, for global inputs), `/`-separated. This is
+    /// the name that goes into the key: it never depends on where the checkout lives.
+    pub rel: String,
+    /// Where the file is on this machine; never part of a key.
+    pub abs: PathBuf,
+}
+
+/// The input files of a task, sorted by [`InputFile::rel`].
+#[tracing::instrument(level = "debug", skip_all, fields(package = opts.package_dir))]
+pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashError> {
+    let package_dir = opts.package_dir.trim_end_matches('/');
+    if package_dir.starts_with('/') || package_dir.split('/').any(|c| c == "..") {
+        return Err(HashError::InvalidPackageDir {
+            dir: opts.package_dir.to_string(),
+        });
+    }
+    let within = if package_dir.is_empty() {
+        "."
+    } else {
+        package_dir
+    };
+    let ops = compile_inputs(opts.inputs, within)?;
+    let outputs = OutputMatcher::new(opts.outputs, within)?;
+    let package_abs = if package_dir.is_empty() {
+        opts.root.to_path_buf()
+    } else {
+        opts.root.join(package_dir)
+    };
+
+    let universe = walk(opts.root, package_dir, opts.exclude_dirs)?;
+    let default = || universe.iter().filter(|rel| !outputs.is_output(rel));
+
+    let mut selected = BTreeSet::new();
+    if opts.inputs.is_empty() {
+        selected.extend(default().cloned());
+    }
+    for op in &ops {
+        match op {
+            InputOp::Default => selected.extend(default().cloned()),
+            InputOp::Add { set, literal } => {
+                selected.extend(universe.iter().filter(|rel| set.is_match(rel)).cloned());
+                if let Some(path) = literal {
+                    add_literal(&mut selected, &package_abs, path);
+                }
+            }
+            InputOp::Remove(set) => selected.retain(|rel| !set.is_match(rel)),
+        }
+    }
+    add_literal(&mut selected, &package_abs, "package.json");
+
+    Ok(to_input_files(selected, &package_abs))
+}
+
+/// The global input files: files under the workspace root matching `globs` (root-relative,
+/// same syntax and ignore rules as task inputs; `$TURBO_DEFAULT$` means nothing here), sorted.
+/// Only the directories a glob can reach are walked (`config/*.json` walks `config/`).
+#[tracing::instrument(level = "debug", skip_all)]
+pub fn collect_global_inputs(root: &Path, globs: &[String]) -> Result<Vec<InputFile>, HashError> {
+    let ops = compile_inputs(globs, ".")?;
+    let mut selected = BTreeSet::new();
+    for (op, raw) in ops.iter().zip(globs) {
+        match op {
+            InputOp::Default => {
+                tracing::warn!("`{raw}` has no meaning in global dependencies; skipped");
+            }
+            InputOp::Add { set, literal } => {
+                let base = match literal {
+                    Some(path) => path.clone(),
+                    None => walk_base(raw.trim_start_matches("./")),
+                };
+                if root.join(&base).is_dir() {
+                    let prefix = if base.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{base}/")
+                    };
+                    selected.extend(
+                        walk(root, &base, &[])?
+                            .into_iter()
+                            .map(|rel| format!("{prefix}{rel}"))
+                            .filter(|rel| set.is_match(rel)),
+                    );
+                } else if let Some(path) = literal {
+                    add_literal(&mut selected, root, path);
+                }
+            }
+            InputOp::Remove(set) => selected.retain(|rel| !set.is_match(rel)),
+        }
+    }
+    Ok(to_input_files(selected, root))
+}
+
+/// The directories of a glob before its first metacharacter: the only place it can match.
+fn walk_base(glob: &str) -> String {
+    let components: Vec<&str> = glob.split('/').collect();
+    let literal_dirs = components[..components.len().saturating_sub(1)]
+        .iter()
+        .take_while(|c| !c.contains(['*', '?', '[', ']', '{', '}', '\\']))
+        .copied()
+        .collect::<Vec<_>>();
+    literal_dirs.join("/")
+}
+
+/// A path the user named: an input whether or not git ignores it, if it is a file or a
+/// symlink (a directory is covered by the glob's directory form).
+fn add_literal(selected: &mut BTreeSet<String>, base: &Path, rel: &str) {
+    if selected.contains(rel) {
+        return;
+    }
+    if let Ok(meta) = fs_err::symlink_metadata(base.join(rel))
+        && (meta.is_file() || meta.file_type().is_symlink())
+    {
+        selected.insert(rel.to_string());
+    }
+}
+
+fn to_input_files(selected: BTreeSet<String>, base: &Path) -> Vec<InputFile> {
+    selected
+        .into_iter()
+        .map(|rel| InputFile {
+            abs: base.join(&rel),
+            rel,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "inputs_tests.rs"]
+mod tests;

@@ -1,0 +1,262 @@
+//! The task key: one BLAKE3 digest over everything that can change what a task produces.
+//!
+//! A key is an address in the cache, local or remote, shared between machines. Two rules
+//! follow: whatever can change a task's result goes in (a missing input is a wrong cache hit,
+//! the worst bug kiln can have), and whatever differs between machines without changing the
+//! result stays out (or nobody ever shares a hit).
+//!
+//! | input | why it is in the key |
+//! |---|---|
+//! | [`KEY_FORMAT_VERSION`] | bumped whenever this table or its encoding changes, so old artifacts are never read as new ones |
+//! | task id (`pkg#task`) | outputs are restored into this package; two packages never share an artifact |
+//! | definition ([`DefinitionInputs`]): command, `depends_on`, `inputs`, `outputs`, `env`, `pass_through_env`, `cache`, `persistent` | the command is the build; the globs decide what is hashed and restored; a pipeline edit is a change |
+//! | files: (package-relative path, content digest) | the sources; the *name* is there too, so a rename is a change |
+//! | dependencies: (task id, key) of every task this one depends on | a dependency's outputs are this task's inputs; its key stands for all of them, transitively |
+//! | env: (name, digest of value) for the task's `env` patterns | `NODE_ENV=production` builds something else; unset differs from empty |
+//! | global: digest of the global files and the global env | `globalDependencies` / `globalEnv`: root config every task reads |
+//! | external: digest of the resolved third-party versions (the lockfile for now) | an upgraded dependency changes the result |
+//! | platform: OS and architecture | native binaries and `node_modules/.bin` shims differ across them |
+//!
+//! What must never go in:
+//! - **absolute paths** (the checkout's location): they differ on every machine and CI run;
+//!   files are named relative to their package, the root relative to nothing;
+//! - **mtimes, inodes, sizes**: they change on checkout or restore without any content change.
+//!   The stat cache uses them to *avoid* reading files, never as part of a key;
+//! - **`pass_through_env` values**: passing a variable through says it does not matter (its
+//!   name is in the definition, so changing the list is a change);
+//! - **anything about the run** (time, user, host name, kiln's own version other than
+//!   [`KEY_FORMAT_VERSION`]).
+//!
+//! The encoding is length-prefixed (see `encode.rs`) and runs in a BLAKE3 key-derivation
+//! context of its own; lists are sorted before hashing, so callers cannot change a key by
+//! handing the same inputs in another order. The [`InputManifest`] keeps the same inputs
+//! item by item (env values as digests only) so that a miss can be explained.
+
+use std::fmt;
+use std::str::FromStr;
+
+use kiln_core::TaskId;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::encode::Encoder;
+use crate::manifest::{DependencyKey, InputManifest};
+use crate::{Digest, ParseDigestError};
+
+/// Bump whenever what goes into a key, or how it is encoded, changes.
+pub const KEY_FORMAT_VERSION: u32 = 1;
+
+const KEY_CONTEXT: &str = "kiln 2025 task key";
+const DEFINITION_CONTEXT: &str = "kiln 2025 task definition";
+const GLOBAL_CONTEXT: &str = "kiln 2025 global inputs";
+
+/// The fields of a resolved task definition that go into the key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionInputs {
+    pub command: Option<String>,
+    /// Order does not matter (sorted before hashing).
+    pub depends_on: Vec<String>,
+    /// Order matters: `!glob` removes what came before it.
+    pub inputs: Vec<String>,
+    /// Order does not matter.
+    pub outputs: Vec<String>,
+    /// Order does not matter.
+    pub env: Vec<String>,
+    /// Names only; order does not matter.
+    pub pass_through_env: Vec<String>,
+    pub cache: bool,
+    pub persistent: bool,
+}
+
+impl DefinitionInputs {
+    /// The digest of the canonical form: unordered lists sorted and deduplicated.
+    pub fn digest(&self) -> Digest {
+        Encoder::new(DEFINITION_CONTEXT)
+            .opt_str(self.command.as_deref())
+            .strs(sorted(&self.depends_on).into_iter())
+            .strs(self.inputs.iter().map(String::as_str))
+            .strs(sorted(&self.outputs).into_iter())
+            .strs(sorted(&self.env).into_iter())
+            .strs(sorted(&self.pass_through_env).into_iter())
+            .bool(self.cache)
+            .bool(self.persistent)
+            .finish()
+    }
+}
+
+fn sorted(v: &[String]) -> Vec<&str> {
+    let mut v: Vec<&str> = v.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Where a task runs, as far as its result can tell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub arch: String,
+}
+
+impl Platform {
+    /// The platform this kiln was built for (`linux`/`x86_64`, …).
+    pub fn current() -> Self {
+        Self {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+        }
+    }
+}
+
+/// Everything that goes into one task's key (see the module doc for why each is there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInputs {
+    pub task_id: TaskId,
+    pub definition: DefinitionInputs,
+    /// (package-relative path, content digest), as [`crate::hash_files`] returns them.
+    pub files: Vec<(String, Digest)>,
+    /// The keys of the tasks this one depends on.
+    pub dependencies: Vec<(TaskId, TaskKey)>,
+    /// As [`crate::env_digests`] returns them for the task's `env`.
+    pub env: Vec<(String, Digest)>,
+    /// [`global_digest`] of the global files and env.
+    pub global: Digest,
+    /// The resolved external dependencies (for now: the lockfile's content digest).
+    pub external: Digest,
+    pub platform: Platform,
+}
+
+impl KeyInputs {
+    /// The task's key.
+    pub fn key(&self) -> TaskKey {
+        let mut files: Vec<&(String, Digest)> = self.files.iter().collect();
+        files.sort_unstable();
+        files.dedup();
+        let mut deps: Vec<&(TaskId, TaskKey)> = self.dependencies.iter().collect();
+        deps.sort_unstable();
+        deps.dedup();
+        let mut env: Vec<&(String, Digest)> = self.env.iter().collect();
+        env.sort_unstable();
+        env.dedup();
+
+        let mut e = Encoder::new(KEY_CONTEXT);
+        e.u32(KEY_FORMAT_VERSION)
+            .str(self.task_id.package.as_str())
+            .str(self.task_id.task.as_str())
+            .digest(&self.definition.digest());
+        e.u64(files.len() as u64);
+        for (path, digest) in files {
+            e.str(path).digest(digest);
+        }
+        e.u64(deps.len() as u64);
+        for (id, key) in deps {
+            e.str(id.package.as_str())
+                .str(id.task.as_str())
+                .digest(&key.0);
+        }
+        e.u64(env.len() as u64);
+        for (name, digest) in env {
+            e.str(name).digest(digest);
+        }
+        e.digest(&self.global)
+            .digest(&self.external)
+            .str(&self.platform.os)
+            .str(&self.platform.arch);
+        TaskKey(e.finish())
+    }
+
+    /// The key together with the record of what went into it.
+    pub fn manifest(&self) -> InputManifest {
+        let mut dependencies: Vec<DependencyKey> = self
+            .dependencies
+            .iter()
+            .map(|(task, key)| DependencyKey {
+                task: task.clone(),
+                key: *key,
+            })
+            .collect();
+        dependencies.sort_unstable_by(|a, b| a.task.cmp(&b.task));
+        dependencies.dedup_by(|a, b| a.task == b.task);
+        InputManifest {
+            key_format: KEY_FORMAT_VERSION,
+            task: self.task_id.clone(),
+            key: self.key(),
+            definition: self.definition.digest(),
+            files: self.files.iter().cloned().collect(),
+            env: self.env.iter().cloned().collect(),
+            dependencies,
+            global: self.global,
+            external: self.external,
+            platform: self.platform.clone(),
+        }
+    }
+}
+
+/// The digest of the global inputs: root-relative global files and the global env.
+pub fn global_digest(files: &[(String, Digest)], env: &[(String, Digest)]) -> Digest {
+    let mut e = Encoder::new(GLOBAL_CONTEXT);
+    for list in [files, env] {
+        let mut sorted: Vec<&(String, Digest)> = list.iter().collect();
+        sorted.sort_unstable();
+        e.u64(sorted.len() as u64);
+        for (name, digest) in sorted {
+            e.str(name).digest(digest);
+        }
+    }
+    e.finish()
+}
+
+/// A task's key: 64 lowercase hex characters in text and JSON.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskKey(Digest);
+
+impl TaskKey {
+    pub fn digest(&self) -> Digest {
+        self.0
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.to_hex()
+    }
+}
+
+impl From<Digest> for TaskKey {
+    fn from(d: Digest) -> Self {
+        Self(d)
+    }
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TaskKey({})", self.0)
+    }
+}
+
+impl FromStr for TaskKey {
+    type Err = ParseDigestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(Self)
+    }
+}
+
+impl Serialize for TaskKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Digest::deserialize(deserializer).map(Self)
+    }
+}
+
+#[cfg(test)]
+#[path = "key_tests.rs"]
+mod tests;

@@ -1,0 +1,85 @@
+//! kiln-hash: what a task's result depends on, reduced to one key.
+//!
+//! This is the *hash* stage of kiln's flow (discover → plan → **hash** → schedule →
+//! execute-or-restore → record). For each task it:
+//!
+//! 1. lists the input files ([`collect_inputs`], [`collect_global_inputs`]): git's ignore
+//!    rules, Turborepo's `inputs` globs with `$TURBO_DEFAULT$` and `!negation`, the task's own
+//!    outputs and nested packages left out;
+//! 2. digests them ([`hash_files`]) in parallel through a [`StatCache`], so an unchanged tree
+//!    costs one `lstat` per file and no reads (with git's racy-clean guard);
+//! 3. digests the declared env vars ([`env_digests`]), values never kept;
+//! 4. folds all of it, with the task definition, the dependencies' keys, the global inputs,
+//!    the lockfile and the platform, into a [`TaskKey`] ([`KeyInputs::key`]), and keeps the
+//!    [`InputManifest`] of what went in, whose [`InputManifest::diff`] explains a miss as a
+//!    list of [`ChangeReason`]s.
+//!
+//! `key.rs` holds the table of what goes into a key and what must never go in.
+//!
+//! ```
+//! use kiln_core::TaskId;
+//! use kiln_hash::*;
+//!
+//! # fn main() -> Result<(), HashError> {
+//! let tmp = tempfile::tempdir().unwrap();
+//! let root = tmp.path();
+//! fs_err::create_dir_all(root.join("packages/web/src")).unwrap();
+//! fs_err::write(root.join("packages/web/package.json"), "{}").unwrap();
+//! fs_err::write(root.join("packages/web/src/index.ts"), "export {}").unwrap();
+//!
+//! let outputs = vec!["dist/**".to_string()];
+//! let files = collect_inputs(&InputOptions {
+//!     root,
+//!     package_dir: "packages/web",
+//!     inputs: &[],
+//!     outputs: &outputs,
+//!     exclude_dirs: &[],
+//! })?;
+//! let cache = StatCache::load(&root.join(".kiln/state/stat-cache-v1.bin"));
+//! let inputs = KeyInputs {
+//!     task_id: TaskId::new("web", "build"),
+//!     definition: DefinitionInputs {
+//!         command: Some("tsc".into()),
+//!         outputs,
+//!         cache: true,
+//!         ..Default::default()
+//!     },
+//!     files: hash_files(&files, &cache, root)?,
+//!     dependencies: vec![],
+//!     env: env_digests(&["NODE_ENV".to_string()], &process_env()),
+//!     global: global_digest(&[], &[]),
+//!     external: Digest::of_bytes(b""),
+//!     platform: Platform::current(),
+//! };
+//! cache.save(&root.join(".kiln/state/stat-cache-v1.bin"))?;
+//!
+//! let manifest = inputs.manifest();
+//! assert_eq!(manifest.key, inputs.key());
+//! assert_eq!(manifest.files.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+
+mod digest;
+mod encode;
+mod env;
+mod error;
+mod glob;
+mod hash_files;
+mod inputs;
+mod key;
+mod manifest;
+mod stat_cache;
+mod stat_cache_file;
+mod walk;
+
+pub use digest::{Digest, ParseDigestError};
+pub use env::{env_digests, env_value_digest, process_env};
+pub use error::HashError;
+pub use glob::TURBO_DEFAULT;
+pub use hash_files::hash_files;
+pub use inputs::{InputFile, InputOptions, collect_global_inputs, collect_inputs};
+pub use key::{DefinitionInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest};
+pub use manifest::{ChangeReason, DependencyKey, InputManifest};
+pub use stat_cache::{RACY_WINDOW, StatCache};
+pub use walk::ALWAYS_EXCLUDED;

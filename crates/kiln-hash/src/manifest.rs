@@ -1,0 +1,212 @@
+//! [`InputManifest`]: what went into a key, item by item, and why two keys differ.
+//!
+//! The run keeps the manifest of each task's last key (in `.kiln/state/`); when the next
+//! key differs, [`InputManifest::diff`] names every input that changed, so `kiln why` and
+//! `-v` can say "`src/a.ts` changed" instead of "cache miss". Env values appear only as
+//! digests. The manifest never decides anything itself: the key does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use kiln_core::TaskId;
+use serde::{Deserialize, Serialize};
+
+use crate::{Digest, Platform, TaskKey};
+
+/// Everything that went into one task's key (see `key.rs` for the table).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputManifest {
+    /// The [`crate::KEY_FORMAT_VERSION`] this key was made with.
+    pub key_format: u32,
+    pub task: TaskId,
+    pub key: TaskKey,
+    /// The digest of the task definition.
+    pub definition: Digest,
+    /// Package-relative path → content digest.
+    pub files: BTreeMap<String, Digest>,
+    /// Variable name → digest of its value (never the value).
+    pub env: BTreeMap<String, Digest>,
+    /// The keys of the tasks this one depends on, sorted by task.
+    pub dependencies: Vec<DependencyKey>,
+    pub global: Digest,
+    pub external: Digest,
+    pub platform: Platform,
+}
+
+/// One dependency's key, as recorded in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyKey {
+    pub task: TaskId,
+    pub key: TaskKey,
+}
+
+/// Why a task's key is not what it was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ChangeReason {
+    /// kiln itself changed what goes into keys.
+    KeyFormatChanged {
+        from: u32,
+        to: u32,
+    },
+    PlatformChanged {
+        from: Platform,
+        to: Platform,
+    },
+    /// The command, globs, env list or flags of the task changed.
+    DefinitionChanged,
+    /// A global file or global env var changed.
+    GlobalChanged,
+    /// Third-party dependency versions (the lockfile) changed.
+    ExternalChanged,
+    DependencyAdded {
+        task: TaskId,
+    },
+    DependencyRemoved {
+        task: TaskId,
+    },
+    /// A task this one depends on has a new key (its own inputs changed).
+    DependencyChanged {
+        task: TaskId,
+    },
+    EnvAdded {
+        name: String,
+    },
+    EnvRemoved {
+        name: String,
+    },
+    EnvChanged {
+        name: String,
+    },
+    FileAdded {
+        path: String,
+    },
+    FileRemoved {
+        path: String,
+    },
+    FileModified {
+        path: String,
+    },
+}
+
+impl fmt::Display for ChangeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KeyFormatChanged { from, to } => {
+                write!(f, "kiln's key format changed (v{from} → v{to})")
+            }
+            Self::PlatformChanged { from, to } => write!(
+                f,
+                "platform changed ({}/{} → {}/{})",
+                from.os, from.arch, to.os, to.arch
+            ),
+            Self::DefinitionChanged => f.write_str("the task definition changed"),
+            Self::GlobalChanged => f.write_str("a global input changed"),
+            Self::ExternalChanged => f.write_str("external dependency versions changed"),
+            Self::DependencyAdded { task } => write!(f, "new dependency `{task}`"),
+            Self::DependencyRemoved { task } => write!(f, "dependency `{task}` removed"),
+            Self::DependencyChanged { task } => write!(f, "dependency `{task}` changed"),
+            Self::EnvAdded { name } => write!(f, "env var `{name}` is now an input"),
+            Self::EnvRemoved { name } => write!(f, "env var `{name}` is no longer an input"),
+            Self::EnvChanged { name } => write!(f, "env var `{name}` changed"),
+            Self::FileAdded { path } => write!(f, "`{path}` added"),
+            Self::FileRemoved { path } => write!(f, "`{path}` removed"),
+            Self::FileModified { path } => write!(f, "`{path}` changed"),
+        }
+    }
+}
+
+impl InputManifest {
+    /// Every reason `current`'s key differs from `self`'s (the previous one), most general
+    /// first: format, platform, definition, global, external, dependencies, env, files.
+    /// Empty when nothing differs.
+    pub fn diff(&self, current: &InputManifest) -> Vec<ChangeReason> {
+        let mut reasons = Vec::new();
+        if self.key_format != current.key_format {
+            reasons.push(ChangeReason::KeyFormatChanged {
+                from: self.key_format,
+                to: current.key_format,
+            });
+        }
+        if self.platform != current.platform {
+            reasons.push(ChangeReason::PlatformChanged {
+                from: self.platform.clone(),
+                to: current.platform.clone(),
+            });
+        }
+        if self.definition != current.definition {
+            reasons.push(ChangeReason::DefinitionChanged);
+        }
+        if self.global != current.global {
+            reasons.push(ChangeReason::GlobalChanged);
+        }
+        if self.external != current.external {
+            reasons.push(ChangeReason::ExternalChanged);
+        }
+        let deps = |m: &InputManifest| -> BTreeMap<TaskId, TaskKey> {
+            m.dependencies
+                .iter()
+                .map(|d| (d.task.clone(), d.key))
+                .collect()
+        };
+        compare(
+            &deps(self),
+            &deps(current),
+            &mut reasons,
+            |task, change| match change {
+                Change::Added => ChangeReason::DependencyAdded { task },
+                Change::Removed => ChangeReason::DependencyRemoved { task },
+                Change::Modified => ChangeReason::DependencyChanged { task },
+            },
+        );
+        compare(
+            &self.env,
+            &current.env,
+            &mut reasons,
+            |name, change| match change {
+                Change::Added => ChangeReason::EnvAdded { name },
+                Change::Removed => ChangeReason::EnvRemoved { name },
+                Change::Modified => ChangeReason::EnvChanged { name },
+            },
+        );
+        compare(
+            &self.files,
+            &current.files,
+            &mut reasons,
+            |path, change| match change {
+                Change::Added => ChangeReason::FileAdded { path },
+                Change::Removed => ChangeReason::FileRemoved { path },
+                Change::Modified => ChangeReason::FileModified { path },
+            },
+        );
+        reasons
+    }
+}
+
+enum Change {
+    Added,
+    Removed,
+    Modified,
+}
+
+/// Appends one reason per key that is only in `old`, only in `new`, or in both with a
+/// different value, in key order.
+fn compare<K: Ord + Clone, V: PartialEq>(
+    old: &BTreeMap<K, V>,
+    new: &BTreeMap<K, V>,
+    reasons: &mut Vec<ChangeReason>,
+    reason: impl Fn(K, Change) -> ChangeReason,
+) {
+    let mut keys: Vec<&K> = old.keys().chain(new.keys()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let change = match (old.get(key), new.get(key)) {
+            (None, Some(_)) => Change::Added,
+            (Some(_), None) => Change::Removed,
+            (Some(a), Some(b)) if a != b => Change::Modified,
+            _ => continue,
+        };
+        reasons.push(reason(key.clone(), change));
+    }
+}

@@ -1,0 +1,21 @@
+//! The run: the *hash*, *schedule* and *execute-or-restore* stages of kiln's flow.
+//!
+//! - [`hash_tasks`] gives every node of the task graph its key ([`HashedTask`]);
+//! - [`execute`] walks the graph with `kiln-scheduler`, running each task through
+//!   [`run_task`]: a cache hit restores outputs and replays the log, a miss spawns the
+//!   command (with the environment a package manager would give a script, see
+//!   [`script_env`]) and stores the result;
+//! - everything that happens is sent as [`kiln_core::Event`]s to the caller's channel.
+//!
+//! This crate never prints; the CLI subscribes to the events.
+
+mod engine;
+mod error;
+mod hashing;
+pub mod script_env;
+mod task;
+
+pub use engine::{ExecuteOptions, execute};
+pub use error::RunError;
+pub use hashing::{HashContext, HashedTask, hash_tasks};
+pub use task::{CacheMode, TaskContext, run_task};

@@ -1,0 +1,330 @@
+//! The walk: run every node of a [`Dag`] once its dependencies succeeded, most urgent first,
+//! never more at once than the [`Budget`] allows.
+//!
+//! # Design
+//!
+//! There is no coordinator thread and no message queue. All bookkeeping lives in one
+//! `State` behind one mutex: the ready heap, each node's count of unfinished dependencies,
+//! how many nodes run, and how many workers sit idle. Workers are plain loops:
+//!
+//! ```text
+//! lock ─▶ pick the best ready node (if the budget allows) ─▶ unlock ─▶ work(node)
+//!   ▲                                                                     │
+//!   └──── wake idle workers for new ready nodes ◀── record result ◀── lock
+//! ```
+//!
+//! Compared with cargo's job queue (workers send messages to one coordinator that owns the
+//! state) this costs one lock round-trip per node instead of two channel hops and two context
+//! switches, which is what lets 4,000 trivial nodes walk in a few milliseconds. The critical
+//! section is tiny (a heap pop, a few counter updates), so contention stays low at the
+//! worker counts a machine can usefully run.
+//!
+//! **Threads.** The calling thread is the first worker. Threads are added lazily: whenever a
+//! worker picks a node and no other worker is idle, it spawns one spare (never more than `n`
+//! in total). So there is always an idle worker ready to react when the budget is raised from
+//! outside, and a walk never has more than `max running + 1` threads. All threads live in a
+//! `std::thread::scope`, so `work` may borrow from the caller.
+//!
+//! **Budget and cancel.** Both are read under the state lock at every pick. Changing them
+//! wakes the walk through a subscription (see `control`), so a raise starts work at once and
+//! a cancel lets idle workers leave at once. Lowering the budget never touches running work.
+//!
+//! **Failure.** Fail-fast (the default) stops new starts after the first failure; running
+//! nodes finish and are recorded; everything unstarted is [`NodeState::NotRun`]. With
+//! `continue_on_failure`, the failed node's transitive dependents are marked
+//! [`NodeState::Skipped`] right away (their dependency counts never reach zero, so they are
+//! never started) and everything independent runs.
+//!
+//! **Panics.** A panic in `work` is caught on the worker, logged with `tracing::error!`, and
+//! recorded as a failure of that node; the walk then follows the failure policy. The walker
+//! never holds its lock while running `work`, so a panic can neither poison the state nor
+//! leave other workers waiting forever.
+//!
+//! **Termination.** A worker leaves when nothing can start any more: the walk is stopped
+//! (failure or cancel), or no node is ready and none is running. The last one out wakes the
+//! others. No node that is never started can keep the walk alive, which is also why a
+//! dependency on a failed node needs no special wake-up.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::Scope;
+
+use crate::control::{Budget, CancelToken, Wake};
+use crate::dag::Dag;
+
+/// How a walk behaves.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// How many nodes may run at once; a live handle the caller may change mid-walk.
+    pub concurrency: Budget,
+    /// On failure, keep running everything that does not depend on the failed node (instead
+    /// of stopping new starts).
+    pub continue_on_failure: bool,
+}
+
+impl WalkOptions {
+    /// Fail-fast walk with a fixed starting budget of `concurrency`.
+    pub fn new(concurrency: usize) -> Self {
+        WalkOptions {
+            concurrency: Budget::new(concurrency),
+            continue_on_failure: false,
+        }
+    }
+}
+
+/// What the work closure reports for a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeResult {
+    Success,
+    Failure,
+}
+
+/// How each node ended up after a walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// The work ran and returned [`NodeResult::Success`].
+    Succeeded,
+    /// The work ran and returned [`NodeResult::Failure`] (or panicked).
+    Failed,
+    /// Not started because it transitively depends on the failed node `because`
+    /// (only with `continue_on_failure`; with several failed ancestors, the first to fail).
+    Skipped { because: usize },
+    /// Not started because the walk stopped first (fail-fast or cancel).
+    NotRun,
+}
+
+/// Walks `dag`, calling `work(node)` for each node once all its dependencies succeeded,
+/// on up to `opts.concurrency` threads at once, highest priority first (ties: lower index).
+/// Returns the state of every node, indexed like the graph. See the module doc for the
+/// failure, cancel and panic policies.
+pub fn run<F>(dag: &Dag, opts: &WalkOptions, cancel: &CancelToken, work: F) -> Vec<NodeState>
+where
+    F: Fn(usize) -> NodeResult + Sync,
+{
+    let n = dag.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::new(dag)),
+        idle_workers: Condvar::new(),
+    });
+    let weak: Weak<dyn Wake> = Arc::downgrade(&shared) as Weak<dyn Wake>;
+    opts.concurrency.subscribe(weak.clone());
+    cancel.subscribe(weak);
+
+    let walk = Walk {
+        dag,
+        opts,
+        cancel,
+        work: &work,
+        shared: &shared,
+    };
+    std::thread::scope(|scope| walk.worker(scope));
+
+    let state = shared.lock();
+    tracing::debug!(nodes = n, threads = state.threads, "walk finished");
+    state
+        .slots
+        .iter()
+        .map(|slot| match slot {
+            Slot::Waiting | Slot::Running => NodeState::NotRun,
+            Slot::Done(state) => *state,
+        })
+        .collect()
+}
+
+/// The part of a walk that control handles can wake; `'static` so it can sit behind a `Weak`.
+struct Shared {
+    state: Mutex<State>,
+    idle_workers: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Work never runs under this lock, so poisoning can only come from a bug in the
+        // walker itself; the state is still consistent enough to finish and report.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Wake for Shared {
+    fn wake(&self) {
+        // Taking the lock orders the wake after any worker's check-then-wait.
+        let _state = self.lock();
+        self.idle_workers.notify_all();
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Waiting,
+    Running,
+    Done(NodeState),
+}
+
+struct State {
+    /// (priority, lower index first) of nodes whose dependencies all succeeded.
+    ready: BinaryHeap<(u64, Reverse<usize>)>,
+    /// Per node, how many dependencies have not yet succeeded.
+    unmet: Vec<usize>,
+    slots: Vec<Slot>,
+    running: usize,
+    idle: usize,
+    threads: usize,
+    /// Set on the first failure in fail-fast mode.
+    halted: bool,
+}
+
+impl State {
+    fn new(dag: &Dag) -> Self {
+        let n = dag.len();
+        let unmet: Vec<usize> = (0..n).map(|i| dag.deps(i).len()).collect();
+        let ready = (0..n)
+            .filter(|&i| unmet[i] == 0)
+            .map(|i| (dag.priority(i), Reverse(i)))
+            .collect();
+        State {
+            ready,
+            unmet,
+            slots: vec![Slot::Waiting; n],
+            running: 0,
+            idle: 0,
+            threads: 1,
+            halted: false,
+        }
+    }
+}
+
+struct Walk<'a, F> {
+    dag: &'a Dag,
+    opts: &'a WalkOptions,
+    cancel: &'a CancelToken,
+    work: &'a F,
+    shared: &'a Arc<Shared>,
+}
+
+impl<'a, F> Walk<'a, F>
+where
+    F: Fn(usize) -> NodeResult + Sync,
+{
+    fn worker<'s>(&'s self, scope: &'s Scope<'s, '_>) {
+        let mut state = self.shared.lock();
+        loop {
+            let picked;
+            (state, picked) = self.pick(state);
+            let Some(node) = picked else {
+                // Nothing will ever start for this worker again; let the others see it too.
+                self.shared.idle_workers.notify_all();
+                return;
+            };
+            state.slots[node] = Slot::Running;
+            state.running += 1;
+            let spawn_spare = state.idle == 0 && state.threads < self.dag.len();
+            if spawn_spare {
+                state.threads += 1;
+            }
+            drop(state);
+
+            if spawn_spare {
+                scope.spawn(move || self.worker(scope));
+            }
+            let result = self.call_work(node);
+
+            state = self.shared.lock();
+            state.running -= 1;
+            self.record(&mut state, node, result);
+        }
+    }
+
+    /// Waits until a node may start and takes it, or returns `None` when the walk is over
+    /// for this worker.
+    fn pick<'g>(&self, mut state: MutexGuard<'g, State>) -> (MutexGuard<'g, State>, Option<usize>) {
+        loop {
+            if state.halted || self.cancel.is_cancelled() {
+                return (state, None);
+            }
+            if state.running < self.opts.concurrency.effective()
+                && let Some((_, Reverse(node))) = state.ready.pop()
+            {
+                return (state, Some(node));
+            }
+            if state.ready.is_empty() && state.running == 0 {
+                return (state, None);
+            }
+            state.idle += 1;
+            state = self
+                .shared
+                .idle_workers
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+            state.idle -= 1;
+        }
+    }
+
+    fn call_work(&self, node: usize) -> NodeResult {
+        match catch_unwind(AssertUnwindSafe(|| (self.work)(node))) {
+            Ok(result) => result,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_string());
+                tracing::error!(node, %message, "work panicked; recording the node as failed");
+                NodeResult::Failure
+            }
+        }
+    }
+
+    fn record(&self, state: &mut State, node: usize, result: NodeResult) {
+        match result {
+            NodeResult::Success => {
+                state.slots[node] = Slot::Done(NodeState::Succeeded);
+                let mut newly_ready = 0;
+                for &dependent in self.dag.dependents(node) {
+                    state.unmet[dependent] -= 1;
+                    if state.unmet[dependent] == 0 {
+                        state
+                            .ready
+                            .push((self.dag.priority(dependent), Reverse(dependent)));
+                        newly_ready += 1;
+                    }
+                }
+                // This worker takes one itself; wake others for the rest.
+                for _ in 1..newly_ready {
+                    self.shared.idle_workers.notify_one();
+                }
+            }
+            NodeResult::Failure => {
+                state.slots[node] = Slot::Done(NodeState::Failed);
+                if self.opts.continue_on_failure {
+                    self.skip_dependents_of(state, node);
+                } else {
+                    tracing::debug!(node, "node failed; starting nothing new");
+                    state.halted = true;
+                }
+            }
+        }
+        if state.halted || (state.running == 0 && state.ready.is_empty()) {
+            self.shared.idle_workers.notify_all();
+        }
+    }
+
+    fn skip_dependents_of(&self, state: &mut State, failed: usize) {
+        let mut stack = vec![failed];
+        while let Some(node) = stack.pop() {
+            for &dependent in self.dag.dependents(node) {
+                if matches!(state.slots[dependent], Slot::Waiting) {
+                    state.slots[dependent] = Slot::Done(NodeState::Skipped { because: failed });
+                    stack.push(dependent);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

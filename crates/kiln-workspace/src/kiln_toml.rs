@@ -1,0 +1,288 @@
+//! `kiln.toml`, kiln's own config: at the root it defines the workspace and the pipeline; in
+//! a member directory it declares a package (when there is no `package.json`) and that
+//! package's own task definitions.
+//!
+//! ```toml
+//! [workspace]                              # root only; all keys optional
+//! members = ["packages/*", "tools/gen"]    # globs, added to the package manager's ones
+//! exclude = ["packages/legacy"]            # globs, removed from all of them
+//! global_inputs = ["tsconfig.base.json"]   # files (globs, from the root) in every task's key
+//! global_env = ["CI", "NODE_ENV"]          # env vars (or `PREFIX*`) in every task's key
+//! global_pass_through_env = ["HOME"]       # env vars passed to tasks, not hashed
+//! runner = "direct"                        # or "package-manager": run scripts via `<pm> run`
+//!
+//! [package]                                # member only, for a directory without package.json
+//! name = "gen"                             # default: the directory's name
+//! dependencies = ["@acme/core"]            # workspace packages it depends on
+//!
+//! [tasks.build]                            # root: for every package; member: for this one
+//! depends_on = ["^build"]                  # `^task`, `task`, `pkg#task`
+//! inputs = ["src/**", "$KILN_DEFAULT$"]    # `$KILN_DEFAULT$` = `$TURBO_DEFAULT$`: git-tracked files
+//! outputs = ["dist/**", "!dist/cache/**"]
+//! env = ["API_URL"]
+//! pass_through_env = ["HOME"]
+//! cache = true
+//! persistent = false
+//! command = "tsc -b"                       # for packages with no `build` script
+//!
+//! [tasks."@acme/web#build"]                # root only: one package's task
+//! outputs = [".next/**"]
+//! ```
+//!
+//! Unknown keys are errors, reported with their line and column.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::ConfigError;
+use crate::turbo_json::normalise_default_input;
+use crate::{ScriptRunner, TaskDefinition};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KilnToml {
+    pub(crate) workspace: Option<Spanned<WorkspaceTable>>,
+    pub(crate) package: Option<Spanned<PackageTable>>,
+    #[serde(default)]
+    tasks: BTreeMap<Spanned<String>, TaskTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkspaceTable {
+    #[serde(default)]
+    pub(crate) members: Vec<String>,
+    #[serde(default)]
+    pub(crate) exclude: Vec<String>,
+    #[serde(default)]
+    pub(crate) global_inputs: Vec<String>,
+    #[serde(default)]
+    pub(crate) global_env: Vec<String>,
+    pub(crate) global_pass_through_env: Option<Vec<String>>,
+    #[serde(default)]
+    pub(crate) runner: Runner,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Runner {
+    #[default]
+    Direct,
+    PackageManager,
+}
+
+impl From<Runner> for ScriptRunner {
+    fn from(r: Runner) -> Self {
+        match r {
+            Runner::Direct => ScriptRunner::Direct,
+            Runner::PackageManager => ScriptRunner::PackageManager,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PackageTable {
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) dependencies: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskTable {
+    depends_on: Option<Vec<Spanned<String>>>,
+    inputs: Option<Vec<String>>,
+    outputs: Option<Vec<String>>,
+    env: Option<Vec<String>>,
+    pass_through_env: Option<Vec<String>>,
+    cache: Option<bool>,
+    persistent: Option<bool>,
+    command: Option<String>,
+}
+
+/// Where a `kiln.toml` sits, which decides the tables it may have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Root,
+    Member,
+}
+
+/// Parses and checks a `kiln.toml`; `file` is how errors name it.
+pub(crate) fn parse(file: &Path, text: &str, place: Place) -> Result<KilnToml, ConfigError> {
+    let config: KilnToml = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..1);
+        ConfigError::new(file, text, span, e.message().trim_end(), "here")
+    })?;
+    let misplaced = match place {
+        Place::Root => config
+            .package
+            .as_ref()
+            .map(|p| (p.span(), "[package]", "a member's")),
+        Place::Member => config
+            .workspace
+            .as_ref()
+            .map(|w| (w.span(), "[workspace]", "the root")),
+    };
+    if let Some((span, table, owner)) = misplaced {
+        let msg = format!("{table} belongs in {owner} kiln.toml");
+        return Err(ConfigError::new(file, text, span, msg, "not allowed here"));
+    }
+    for (name, task) in &config.tasks {
+        let error = |span, msg: String, label: &str| ConfigError::new(file, text, span, msg, label);
+        let key = name.get_ref();
+        if key.is_empty() || key.starts_with('#') || key.ends_with('#') {
+            return Err(error(
+                name.span(),
+                format!("`{key}` is not a task name"),
+                "invalid task name",
+            ));
+        }
+        if place == Place::Member && key.contains('#') {
+            let task = key.rsplit_once('#').map_or("", |(_, t)| t);
+            let msg = format!(
+                "`{key}`: a member's kiln.toml names its tasks without a package; use `{task}`"
+            );
+            return Err(error(name.span(), msg, "package task syntax"));
+        }
+        for dep in task.depends_on.iter().flatten() {
+            let spec = dep.get_ref();
+            let bare = spec.strip_prefix('^').unwrap_or(spec);
+            if bare
+                .rsplit_once('#')
+                .map_or(bare, |(_, t)| t)
+                .trim()
+                .is_empty()
+            {
+                return Err(error(
+                    dep.span(),
+                    format!("`{spec}` names no task"),
+                    "empty task name",
+                ));
+            }
+            if spec.starts_with('$') {
+                let msg = format!(
+                    "`depends_on` cannot contain an environment variable (`{spec}`); list it in `env`"
+                );
+                return Err(error(dep.span(), msg, "environment variable"));
+            }
+        }
+    }
+    Ok(config)
+}
+
+impl KilnToml {
+    /// The task definitions, keyed as written.
+    pub(crate) fn tasks(&self) -> BTreeMap<String, TaskDefinition> {
+        self.tasks
+            .iter()
+            .map(|(name, t)| {
+                let def = TaskDefinition {
+                    depends_on: t
+                        .depends_on
+                        .as_ref()
+                        .map(|deps| deps.iter().map(|d| d.get_ref().clone()).collect()),
+                    inputs: t.inputs.clone().map(|mut inputs| {
+                        inputs.iter_mut().for_each(normalise_default_input);
+                        inputs
+                    }),
+                    outputs: t.outputs.clone(),
+                    env: t.env.clone(),
+                    pass_through_env: t.pass_through_env.clone(),
+                    cache: t.cache,
+                    persistent: t.persistent,
+                    command: t.command.clone(),
+                };
+                (name.get_ref().clone(), def)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str, place: Place) -> String {
+        parse(Path::new("kiln.toml"), text, place)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn reads_the_documented_schema() {
+        let text = r#"
+[workspace]
+members = ["packages/*"]
+global_inputs = ["tsconfig.base.json"]
+runner = "package-manager"
+
+[tasks.build]
+depends_on = ["^build"]
+inputs = ["src/**", "$KILN_DEFAULT$"]
+command = "tsc -b"
+
+[tasks."@acme/web#build"]
+cache = false
+"#;
+        let config = parse(Path::new("kiln.toml"), text, Place::Root).unwrap();
+        let ws = config.workspace.as_ref().unwrap().get_ref();
+        assert_eq!(ws.members, ["packages/*"]);
+        assert!(matches!(ws.runner, Runner::PackageManager));
+        let tasks = config.tasks();
+        let build = &tasks["build"];
+        assert_eq!(
+            build.depends_on.as_deref(),
+            Some(&["^build".to_string()][..])
+        );
+        assert_eq!(build.inputs.as_ref().unwrap()[1], "$TURBO_DEFAULT$");
+        assert_eq!(build.command.as_deref(), Some("tsc -b"));
+        assert_eq!(tasks["@acme/web#build"].cache, Some(false));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_position() {
+        let text = "[tasks.build]\ncache = true\noutput = [\"dist/**\"]\n";
+        let e = error(text, Place::Root);
+        assert!(
+            e.starts_with("kiln.toml:3:1: unknown field `output`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn environment_variables_in_depends_on_point_at_the_entry() {
+        let text = "[tasks.build]\ndepends_on = [\"^build\", \"$API\"]\n";
+        assert_eq!(
+            error(text, Place::Root),
+            "kiln.toml:2:25: `depends_on` cannot contain an environment variable (`$API`); list it in `env`"
+        );
+    }
+
+    #[test]
+    fn empty_depends_on_entries_are_errors() {
+        let text = "[tasks.build]\ndepends_on = [\"^\"]\n";
+        assert_eq!(
+            error(text, Place::Root),
+            "kiln.toml:2:15: `^` names no task"
+        );
+    }
+
+    #[test]
+    fn tables_in_the_wrong_place_are_errors() {
+        assert_eq!(
+            error("[workspace]\nmembers = []\n", Place::Member),
+            "kiln.toml:1:1: [workspace] belongs in the root kiln.toml"
+        );
+        let e = error("[package]\nname = \"x\"\n", Place::Root);
+        assert_eq!(
+            e,
+            "kiln.toml:1:1: [package] belongs in a member's kiln.toml"
+        );
+        let e = error("[tasks.\"x#build\"]\ncache = false\n", Place::Member);
+        assert!(e.starts_with("kiln.toml:1:8: `x#build`: a member's"), "{e}");
+    }
+}

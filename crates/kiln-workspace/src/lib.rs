@@ -1,0 +1,27 @@
+//! Discovery: from a directory inside a monorepo to a [`Workspace`]: its root, package
+//! manager, packages with their internal dependencies, lockfile, and the task [`Pipeline`]
+//! (from `kiln.toml`, or from `turbo.json`/`turbo.jsonc` when there is no `kiln.toml`).
+//!
+//! This is the first stage of the flow (`discover ─▶ plan ─▶ hash ─▶ …`). It reads files and
+//! nothing after it: the task graph is built by `kiln-graph` from what this crate returns.
+//!
+//! Entry point: [`Workspace::discover`]. Errors are [`WorkspaceError`]; malformed or invalid
+//! config files give a [`ConfigError`], a `miette` diagnostic pointing at the offending token.
+//! The `kiln.toml` schema is documented in the `kiln_toml` module.
+
+mod discover;
+mod error;
+mod jsonc;
+mod kiln_toml;
+mod manifest;
+mod members;
+mod package_manager;
+mod resolve;
+mod turbo_json;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, WorkspaceError};
+pub use types::*;

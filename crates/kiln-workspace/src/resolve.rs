@@ -1,0 +1,76 @@
+//! Resolving the definition of one (package, task), as Turborepo does: a root `pkg#task`
+//! entry wins over a root `task` entry, a package-level definition overrides either field by
+//! field, and the root package (`//`) only has the tasks written `//#task`.
+
+use kiln_core::PackageName;
+
+use crate::{Package, ResolvedTask, TaskDefinition, Workspace};
+
+impl TaskDefinition {
+    /// Fields set in `over` replace those in `self`.
+    pub fn overlay(&self, over: &TaskDefinition) -> TaskDefinition {
+        TaskDefinition {
+            depends_on: over.depends_on.clone().or_else(|| self.depends_on.clone()),
+            inputs: over.inputs.clone().or_else(|| self.inputs.clone()),
+            outputs: over.outputs.clone().or_else(|| self.outputs.clone()),
+            env: over.env.clone().or_else(|| self.env.clone()),
+            pass_through_env: over
+                .pass_through_env
+                .clone()
+                .or_else(|| self.pass_through_env.clone()),
+            cache: over.cache.or(self.cache),
+            persistent: over.persistent.or(self.persistent),
+            command: over.command.clone().or_else(|| self.command.clone()),
+        }
+    }
+}
+
+impl Workspace {
+    pub fn package(&self, name: &PackageName) -> Option<&Package> {
+        self.packages
+            .binary_search_by(|p| p.name.cmp(name))
+            .ok()
+            .map(|i| &self.packages[i])
+    }
+
+    /// The definition of `task` in `package` as written (before defaults), or `None` when
+    /// the pipeline does not define that task for that package.
+    pub fn task_definition(&self, package: &PackageName, task: &str) -> Option<TaskDefinition> {
+        let pipeline = &self.pipeline;
+        let specific = pipeline.tasks.get(&format!("{package}#{task}"));
+        let generic = if package.is_root() {
+            None
+        } else {
+            pipeline.tasks.get(task)
+        };
+        let local = pipeline
+            .package_tasks
+            .get(package)
+            .and_then(|tasks| tasks.get(task));
+        let base = specific.or(generic);
+        match (base, local) {
+            (None, None) => None,
+            (Some(b), None) => Some(b.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (Some(b), Some(l)) => Some(b.overlay(l)),
+        }
+    }
+
+    /// The definition of `task` in `package` with every default applied.
+    pub fn resolve_task(&self, package: &PackageName, task: &str) -> Option<ResolvedTask> {
+        let def = self.task_definition(package, task)?;
+        let script = self
+            .package(package)
+            .and_then(|p| p.scripts.get(task).cloned());
+        Some(ResolvedTask {
+            depends_on: def.depends_on.unwrap_or_default(),
+            inputs: def.inputs.unwrap_or_default(),
+            outputs: def.outputs.unwrap_or_default(),
+            env: def.env.unwrap_or_default(),
+            pass_through_env: def.pass_through_env.unwrap_or_default(),
+            cache: def.cache.unwrap_or(true),
+            persistent: def.persistent.unwrap_or(false),
+            command: script.or(def.command),
+        })
+    }
+}

@@ -1,0 +1,505 @@
+//! Reading Turborepo's `turbo.json` / `turbo.jsonc` as they are, 1.x (`pipeline`) and 2.x
+//! (`tasks`), at the root and in packages (Package Configurations, `"extends": ["//"]`).
+//!
+//! The text goes through [`jsonc::strip`] and `serde_json::Value`; the typed reading is done
+//! by hand here rather than with `#[derive(Deserialize)]` so that every semantic error (an
+//! unknown key, a wrong type, `$FOO` in a 2.x `dependsOn`) points at its own token through
+//! [`jsonc::locate`], not at wherever the deserializer happened to stop.
+//!
+//! Differences from Turborepo, on purpose: 1.x files are read (Turborepo 2 rejects
+//! `pipeline`), with their `$VAR` entries in `dependsOn` and `globalDependencies` moved to
+//! `env` / `globalEnv` and `dotEnv` files added to the inputs. Fields kiln has no use for
+//! (`outputLogs`, `interactive`, `tags`, `with`, `ui`, `remoteCache`, …) are accepted and
+//! ignored. Structured (deferred) `inputs` objects are rejected rather than mis-hashed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{ConfigError, offset_of};
+use crate::jsonc::{self, Seg};
+use crate::{Pipeline, TaskDefinition};
+
+/// Marks "the inherited value goes here" in an array of a package configuration.
+const EXTENDS_MARKER: &str = "$TURBO_EXTENDS$";
+
+const ROOT_KEYS: &[&str] = &[
+    "$schema",
+    "agentGuidance",
+    "boundaries",
+    "cacheDir",
+    "cacheMaxAge",
+    "cacheMaxSize",
+    "concurrency",
+    "daemon",
+    "dangerouslyDisablePackageManagerCheck",
+    "envMode",
+    "experimentalObservability",
+    "experimentalSpaces",
+    "experimentalUI",
+    "futureFlags",
+    "global",
+    "globalDependencies",
+    "globalDotEnv",
+    "globalEnv",
+    "globalPassThroughEnv",
+    "noUpdateNotifier",
+    "pipeline",
+    "remoteCache",
+    "setup",
+    "tags",
+    "tasks",
+    "ui",
+];
+
+const PACKAGE_KEYS: &[&str] = &[
+    "$schema",
+    "boundaries",
+    "extends",
+    "pipeline",
+    "tags",
+    "tasks",
+];
+
+/// A parsed (comment-free) config file, kept to point errors at their tokens.
+struct Doc<'a> {
+    file: &'a Path,
+    text: &'a str,
+    stripped: String,
+}
+
+impl Doc<'_> {
+    fn error(&self, path: &[Seg<'_>], key: bool, message: String, label: &str) -> ConfigError {
+        let span = jsonc::locate(&self.stripped, path, key).unwrap_or(0..1);
+        ConfigError::new(self.file, self.text, span, message, label)
+    }
+}
+
+fn parse_doc<'a>(
+    file: &'a Path,
+    text: &'a str,
+) -> Result<(Doc<'a>, Map<String, Value>), ConfigError> {
+    let doc = Doc {
+        file,
+        text,
+        stripped: jsonc::strip(text),
+    };
+    match serde_json::from_str::<Value>(&doc.stripped) {
+        Ok(Value::Object(map)) => Ok((doc, map)),
+        Ok(_) => Err(doc.error(&[], false, "expected a JSON object".into(), "not an object")),
+        Err(e) => {
+            let at = offset_of(text, e.line(), e.column());
+            let full = e.to_string();
+            let message = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(m, _)| m)
+                .to_string();
+            Err(ConfigError::new(file, text, at..at + 1, message, "here"))
+        }
+    }
+}
+
+/// The pipeline of a root `turbo.json` (`source` is left for the caller to set).
+pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigError> {
+    let (doc, top) = parse_doc(file, text)?;
+    for key in top.keys() {
+        if key == "extends" {
+            let msg = "`extends` is only allowed in a package's turbo.json".to_string();
+            return Err(doc.error(&[Seg::Key(key)], true, msg, "not allowed here"));
+        }
+        if !ROOT_KEYS.contains(&key.as_str()) {
+            let msg = format!("unknown key `{key}`");
+            return Err(doc.error(&[Seg::Key(key)], true, msg, "unknown key"));
+        }
+    }
+    let v1 = tasks_key(&doc, &top)? == "pipeline";
+    let mut pipeline = Pipeline::default();
+    let global = |name: &'static str| top.get(name).map(|v| (vec![Seg::Key(name)], v));
+    let nested = |name: &'static str| {
+        let value = top.get("global")?.get(name)?;
+        Some((vec![Seg::Key("global"), Seg::Key(name)], value))
+    };
+    for (path, value) in [global("globalDependencies"), nested("inputs")]
+        .into_iter()
+        .flatten()
+    {
+        for entry in strings(&doc, &path, value)?.unwrap_or_default() {
+            match entry.strip_prefix('$').filter(|_| v1) {
+                Some(var) => pipeline.global_env.push(var.to_string()),
+                None => pipeline.global_dependencies.push(entry),
+            }
+        }
+    }
+    if let Some((path, value)) = global("globalDotEnv") {
+        let files = strings(&doc, &path, value)?.unwrap_or_default();
+        pipeline.global_dependencies.extend(files);
+    }
+    for (path, value) in [global("globalEnv"), nested("env")].into_iter().flatten() {
+        pipeline
+            .global_env
+            .extend(strings(&doc, &path, value)?.unwrap_or_default());
+    }
+    for (path, value) in [global("globalPassThroughEnv"), nested("passThroughEnv")]
+        .into_iter()
+        .flatten()
+    {
+        if let Some(vars) = strings(&doc, &path, value)? {
+            pipeline
+                .global_pass_through_env
+                .get_or_insert_default()
+                .extend(vars);
+        }
+    }
+    let key = if v1 { "pipeline" } else { "tasks" };
+    for (name, value) in task_entries(&doc, &top, key)? {
+        let path = [Seg::Key(key), Seg::Key(name)];
+        if name.is_empty() || name.ends_with('#') || name.starts_with('#') {
+            let msg = format!("`{name}` is not a task name");
+            return Err(doc.error(&path, true, msg, "invalid task name"));
+        }
+        let raw = read_task(&doc, &path, value, v1, false)?;
+        pipeline.tasks.insert(name.clone(), raw.resolve(None));
+    }
+    Ok(pipeline)
+}
+
+/// The tasks of a package's `turbo.json`, each already merged with `$TURBO_EXTENDS$` against
+/// `base(task)`, the root definition it overrides.
+pub(crate) fn parse_package(
+    file: &Path,
+    text: &str,
+    base: &dyn Fn(&str) -> Option<TaskDefinition>,
+) -> Result<BTreeMap<String, TaskDefinition>, ConfigError> {
+    let (doc, top) = parse_doc(file, text)?;
+    for key in top.keys() {
+        if !PACKAGE_KEYS.contains(&key.as_str()) {
+            let msg = format!(
+                "unknown key `{key}` (a package's turbo.json takes `extends`, `tasks`, `tags` and `boundaries`)"
+            );
+            return Err(doc.error(&[Seg::Key(key)], true, msg, "unknown key"));
+        }
+    }
+    check_extends(&doc, &top)?;
+    let key = tasks_key(&doc, &top)?;
+    let v1 = key == "pipeline";
+    let mut tasks = BTreeMap::new();
+    for (name, value) in task_entries(&doc, &top, key)? {
+        let path = [Seg::Key(key), Seg::Key(name)];
+        if name.contains('#') {
+            let task = name.rsplit_once('#').map_or("", |(_, t)| t);
+            let msg = format!(
+                "`{name}`: a package's turbo.json names its tasks without a package; use `{task}`"
+            );
+            return Err(doc.error(&path, true, msg, "package task syntax"));
+        }
+        let raw = read_task(&doc, &path, value, v1, true)?;
+        if raw.extends == Some(false) && raw.def == TaskDefinition::default() {
+            let msg = format!(
+                "`\"extends\": false` alone excludes `{name}` from this package, which kiln does not support yet"
+            );
+            let at = [Seg::Key(key), Seg::Key(name), Seg::Key("extends")];
+            return Err(doc.error(&at, false, msg, "unsupported"));
+        }
+        tasks.insert(name.clone(), raw.resolve(base(name).as_ref()));
+    }
+    Ok(tasks)
+}
+
+fn check_extends(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<(), ConfigError> {
+    let Some(extends) = top.get("extends") else {
+        let msg = "a package's turbo.json must have `\"extends\": [\"//\"]`".to_string();
+        return Err(doc.error(&[], false, msg, "add `\"extends\": [\"//\"]` here"));
+    };
+    let path = [Seg::Key("extends")];
+    let list = strings(doc, &path, extends)?.unwrap_or_default();
+    if list.first().map(String::as_str) != Some("//") {
+        let msg = "`extends` must start with \"//\" (the root turbo.json)".to_string();
+        return Err(doc.error(&path, false, msg, "'//' should be first"));
+    }
+    if let Some(i) = list.iter().position(|e| e != "//") {
+        let msg = format!(
+            "extending from another package (`{}`) is not supported by kiln yet",
+            list[i]
+        );
+        let at = [Seg::Key("extends"), Seg::Index(i)];
+        return Err(doc.error(&at, false, msg, "unsupported"));
+    }
+    Ok(())
+}
+
+/// `"tasks"` or `"pipeline"`, whichever the file uses (`"tasks"` when neither).
+fn tasks_key(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<&'static str, ConfigError> {
+    match (top.contains_key("tasks"), top.contains_key("pipeline")) {
+        (true, true) => {
+            let msg = "`pipeline` (Turborepo 1.x) and `tasks` (2.x) cannot both be present".into();
+            Err(doc.error(&[Seg::Key("pipeline")], true, msg, "remove one of them"))
+        }
+        (false, true) => Ok("pipeline"),
+        _ => Ok("tasks"),
+    }
+}
+
+fn task_entries<'m>(
+    doc: &Doc<'_>,
+    top: &'m Map<String, Value>,
+    key: &str,
+) -> Result<Vec<(&'m String, &'m Value)>, ConfigError> {
+    match top.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(tasks)) => Ok(tasks.iter().collect()),
+        Some(_) => {
+            let msg = format!("`{key}` must be an object of task definitions");
+            Err(doc.error(&[Seg::Key(key)], false, msg, "expected an object"))
+        }
+    }
+}
+
+/// A task as written, before `$TURBO_EXTENDS$` is resolved.
+struct RawTask {
+    def: TaskDefinition,
+    /// Which array fields asked to extend the inherited value.
+    extend: [bool; 5],
+    extends: Option<bool>,
+}
+
+const DEPENDS_ON: usize = 0;
+const INPUTS: usize = 1;
+const OUTPUTS: usize = 2;
+const ENV: usize = 3;
+const PASS_THROUGH: usize = 4;
+
+impl RawTask {
+    fn resolve(mut self, base: Option<&TaskDefinition>) -> TaskDefinition {
+        let inherit = |own: &mut Option<Vec<String>>, from: Option<&Vec<String>>, on: bool| {
+            if let (true, Some(own)) = (on, own.as_mut()) {
+                let mut merged = from.cloned().unwrap_or_default();
+                merged.append(own);
+                *own = merged;
+            }
+        };
+        let b = base.filter(|_| self.extends != Some(false));
+        let d = &mut self.def;
+        inherit(
+            &mut d.depends_on,
+            b.and_then(|b| b.depends_on.as_ref()),
+            self.extend[DEPENDS_ON],
+        );
+        inherit(
+            &mut d.inputs,
+            b.and_then(|b| b.inputs.as_ref()),
+            self.extend[INPUTS],
+        );
+        inherit(
+            &mut d.outputs,
+            b.and_then(|b| b.outputs.as_ref()),
+            self.extend[OUTPUTS],
+        );
+        inherit(&mut d.env, b.and_then(|b| b.env.as_ref()), self.extend[ENV]);
+        inherit(
+            &mut d.pass_through_env,
+            b.and_then(|b| b.pass_through_env.as_ref()),
+            self.extend[PASS_THROUGH],
+        );
+        if self.extends == Some(false) {
+            // A fresh definition: every field set, so that nothing of the root shows through.
+            d.depends_on.get_or_insert_default();
+            d.inputs.get_or_insert_default();
+            d.outputs.get_or_insert_default();
+            d.env.get_or_insert_default();
+            d.pass_through_env.get_or_insert_default();
+            d.cache.get_or_insert(true);
+            d.persistent.get_or_insert(false);
+        }
+        self.def
+    }
+}
+
+fn read_task(
+    doc: &Doc<'_>,
+    path: &[Seg<'_>],
+    value: &Value,
+    v1: bool,
+    in_package: bool,
+) -> Result<RawTask, ConfigError> {
+    let Value::Object(fields) = value else {
+        let msg = "a task definition must be an object".to_string();
+        return Err(doc.error(path, false, msg, "expected an object"));
+    };
+    let mut raw = RawTask {
+        def: TaskDefinition::default(),
+        extend: [false; 5],
+        extends: None,
+    };
+    let mut dot_env = None;
+    let mut deps = None;
+    for (key, value) in fields {
+        let at: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(key)]).collect();
+        let mut list = |slot: usize| -> Result<Option<Vec<String>>, ConfigError> {
+            let mut list = strings(doc, &at, value)?;
+            if let Some(list) = &mut list {
+                let before = list.len();
+                list.retain(|e| e != EXTENDS_MARKER);
+                raw.extend[slot] = in_package && list.len() != before;
+            }
+            Ok(list)
+        };
+        match key.as_str() {
+            "dependsOn" => {
+                raw.def.depends_on = list(DEPENDS_ON)?;
+                deps = value.as_array().map(|items| (at.clone(), items));
+            }
+            "inputs" => raw.def.inputs = inputs(doc, &at, value, &mut raw.extend[INPUTS])?,
+            "outputs" => raw.def.outputs = list(OUTPUTS)?,
+            "env" => raw.def.env = list(ENV)?,
+            "passThroughEnv" => raw.def.pass_through_env = list(PASS_THROUGH)?,
+            "cache" => raw.def.cache = boolean(doc, &at, value)?,
+            "persistent" => raw.def.persistent = boolean(doc, &at, value)?,
+            "interactive" | "interruptible" => {
+                boolean(doc, &at, value)?;
+            }
+            "extends" if in_package => raw.extends = boolean(doc, &at, value)?,
+            "dotEnv" => dot_env = strings(doc, &at, value)?,
+            "tags" | "with" => {
+                strings(doc, &at, value)?;
+            }
+            "outputLogs" | "outputMode" | "description" => {}
+            _ => {
+                let msg = format!("unknown key `{key}` in a task definition");
+                return Err(doc.error(&at, true, msg, "unknown key"));
+            }
+        }
+    }
+    raw.def.inputs = raw.def.inputs.take().map(|mut inputs| {
+        inputs.iter_mut().for_each(normalise_default_input);
+        inputs
+    });
+    if let Some(files) = dot_env.filter(|f| !f.is_empty()) {
+        // `.env` files are usually git-ignored, so they must be named to be hashed at all.
+        let inputs = raw
+            .def
+            .inputs
+            .get_or_insert_with(|| vec!["$TURBO_DEFAULT$".to_string()]);
+        inputs.extend(files);
+    }
+    if let Some((at, items)) = deps {
+        raw.def.depends_on = Some(depends_on(doc, &at, items, v1, &mut raw.def.env)?);
+    }
+    Ok(raw)
+}
+
+/// Checks `dependsOn` entries (`items` as written, already known to be strings); 1.x `$VAR`
+/// entries move to `env`.
+fn depends_on(
+    doc: &Doc<'_>,
+    at: &[Seg<'_>],
+    items: &[Value],
+    v1: bool,
+    env: &mut Option<Vec<String>>,
+) -> Result<Vec<String>, ConfigError> {
+    let mut kept = Vec::with_capacity(items.len());
+    for (i, dep) in items.iter().filter_map(Value::as_str).enumerate() {
+        let error = |message: String, label: &str| {
+            let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
+            doc.error(&at, false, message, label)
+        };
+        if dep == EXTENDS_MARKER {
+            continue;
+        }
+        let task = dep.strip_prefix('^').unwrap_or(dep);
+        let task = task.rsplit_once('#').map_or(task, |(_, t)| t);
+        if task.trim().is_empty() {
+            return Err(error(format!("`{dep}` names no task"), "empty task name"));
+        }
+        match dep.strip_prefix('$') {
+            Some(var) if v1 => env.get_or_insert_default().push(var.to_string()),
+            Some(_) => {
+                let msg = format!(
+                    "`dependsOn` cannot contain an environment variable (`{dep}`); list it in `env`"
+                );
+                return Err(error(msg, "environment variable"));
+            }
+            None => kept.push(dep.to_string()),
+        }
+    }
+    Ok(kept)
+}
+
+fn inputs(
+    doc: &Doc<'_>,
+    at: &[Seg<'_>],
+    value: &Value,
+    extend: &mut bool,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    if let Value::Array(items) = value
+        && let Some(i) = items.iter().position(Value::is_object)
+    {
+        let msg = "structured (deferred) inputs are not supported by kiln yet".to_string();
+        let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
+        return Err(doc.error(&at, false, msg, "unsupported"));
+    }
+    let mut list = strings(doc, at, value)?;
+    if let Some(list) = &mut list {
+        let before = list.len();
+        list.retain(|e| e != EXTENDS_MARKER);
+        *extend = list.len() != before;
+    }
+    Ok(list)
+}
+
+/// `$KILN_DEFAULT$` is kiln's name for Turborepo's `$TURBO_DEFAULT$`.
+pub(crate) fn normalise_default_input(input: &mut String) {
+    if input == "$KILN_DEFAULT$" {
+        *input = "$TURBO_DEFAULT$".to_string();
+    }
+}
+
+/// An array of strings; `null` reads as "not set".
+fn strings(
+    doc: &Doc<'_>,
+    at: &[Seg<'_>],
+    value: &Value,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let name = field_name(at);
+    match value {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => {
+                    let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
+                    let msg = format!("`{name}` entries must be strings");
+                    Err(doc.error(&at, false, msg, "expected a string"))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        _ => {
+            let msg = format!("`{name}` must be an array of strings");
+            Err(doc.error(at, false, msg, "expected an array"))
+        }
+    }
+}
+
+fn boolean(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<Option<bool>, ConfigError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        _ => {
+            let msg = format!("`{}` must be `true` or `false`", field_name(at));
+            Err(doc.error(at, false, msg, "expected a boolean"))
+        }
+    }
+}
+
+fn field_name<'a>(at: &[Seg<'a>]) -> &'a str {
+    at.iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(*k),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or("value")
+}

@@ -1,0 +1,114 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use kiln_core::PackageName;
+
+/// The package manager a workspace uses, from `packageManager`, lockfiles or config files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackageManager {
+    Npm,
+    Yarn,
+    Pnpm,
+    Bun,
+    /// No JavaScript package manager: members come from `kiln.toml` alone.
+    None,
+}
+
+/// A discovered monorepo.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    /// Absolute path of the workspace root.
+    pub root: PathBuf,
+    pub package_manager: PackageManager,
+    /// Every package, sorted by name, the root package (`//`) included.
+    pub packages: Vec<Package>,
+    /// The lockfile, relative to `root`, when there is one.
+    pub lockfile: Option<PathBuf>,
+    pub pipeline: Pipeline,
+}
+
+/// One workspace package.
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub name: PackageName,
+    /// Directory relative to the workspace root, `/`-separated; empty for the root package.
+    pub dir: String,
+    pub version: Option<String>,
+    /// `package.json` scripts (empty for a `kiln.toml`-only member).
+    pub scripts: BTreeMap<String, String>,
+    /// Workspace packages this one depends on (any dependency field), sorted, no duplicates.
+    pub dependencies: Vec<PackageName>,
+    /// The file that declared this package (`packages/a/package.json`), relative to root.
+    pub manifest: String,
+}
+
+/// Where the pipeline was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    Kiln(PathBuf),
+    Turbo(PathBuf),
+    /// Neither file exists: no tasks are defined.
+    Default,
+}
+
+/// How package.json scripts are executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScriptRunner {
+    /// kiln runs the script's command itself, as the package manager would (fast).
+    #[default]
+    Direct,
+    /// kiln runs `<pm> run <script>` (one package-manager process per task).
+    PackageManager,
+}
+
+/// The task pipeline: global inputs and every task definition, as written in the config.
+#[derive(Clone, Debug, Default)]
+pub struct Pipeline {
+    pub source: Option<ConfigSource>,
+    /// Globs relative to the root whose files go into every task's key.
+    pub global_dependencies: Vec<String>,
+    /// Env var names (or `PREFIX*` wildcards) whose values go into every task's key.
+    pub global_env: Vec<String>,
+    pub global_pass_through_env: Option<Vec<String>>,
+    /// Root-level task definitions keyed as written: `build`, `web#build`, `//#lint`.
+    pub tasks: BTreeMap<String, TaskDefinition>,
+    /// Package-level definitions (package `turbo.json` with `extends: ["//"]`, or a member's
+    /// `kiln.toml`), keyed by package then task name. They override the root definition
+    /// field by field.
+    pub package_tasks: BTreeMap<PackageName, BTreeMap<String, TaskDefinition>>,
+    pub runner: ScriptRunner,
+}
+
+/// A task definition as written. `None` means "not set here", so that a package-level
+/// definition can override a root one field by field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskDefinition {
+    /// Raw dependency specs: `^build`, `build`, `pkg#build`.
+    pub depends_on: Option<Vec<String>>,
+    /// Input globs relative to the package; `$TURBO_DEFAULT$` and `!` negation allowed.
+    pub inputs: Option<Vec<String>>,
+    /// Output globs relative to the package; `!` exclusions allowed.
+    pub outputs: Option<Vec<String>>,
+    pub env: Option<Vec<String>>,
+    pub pass_through_env: Option<Vec<String>>,
+    pub cache: Option<bool>,
+    pub persistent: Option<bool>,
+    /// A command for packages without a matching `package.json` script (kiln.toml only).
+    pub command: Option<String>,
+}
+
+/// A task definition with every default applied, for one (package, task).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedTask {
+    pub depends_on: Vec<String>,
+    /// Empty means the default inputs: the package's files not ignored by git.
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub env: Vec<String>,
+    pub pass_through_env: Vec<String>,
+    pub cache: bool,
+    pub persistent: bool,
+    /// The shell command to run, or `None` when the package has neither script nor command
+    /// (the task is then a no-op node that only keeps the order).
+    pub command: Option<String>,
+}

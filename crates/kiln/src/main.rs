@@ -1,0 +1,54 @@
+//! The `kiln` command: parses arguments, wires the flow (discover → plan → hash → schedule →
+//! execute-or-restore → record) and its subscribers, and turns errors into exit codes:
+//! 0 success, 1 user error (bad config, cycle, unknown task), 2 usage error, a failed task's
+//! own exit code, 130 when interrupted.
+
+mod cli;
+mod console;
+mod dry_run;
+mod exit;
+mod record;
+mod run_cmd;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(exit) => exit.report(),
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<i32, Exit> {
+    let cwd = match &cli.cwd {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().map_err(|e| Exit::user(format!("cannot read the current directory: {e}")))?,
+    };
+    match cli.command {
+        Command::Run(args) => run_cmd::run(&cwd, &args, cli.verbose),
+    }
+}
+
+/// Diagnostics go to stderr: warnings by default, more with `-v`, or as `RUST_LOG` says.
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 | 1 => "warn",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .without_time()
+        .with_ansi(console::color_enabled(&std::io::stderr()))
+        .init();
+}

@@ -1,0 +1,196 @@
+//! `kiln run`: discover → plan → hash → (dry run | schedule → execute-or-restore) → record.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use kiln_cache::LocalStore;
+use kiln_core::{PackageName, TaskName, TaskOutcome};
+use kiln_graph::{Filter, PackageGraph, TaskGraph, select};
+use kiln_hash::{StatCache, process_env};
+use kiln_process::ProcessRegistry;
+use kiln_run::{CacheMode, ExecuteOptions, HashContext, TaskContext, execute, hash_tasks};
+use kiln_scheduler::CancelToken;
+use kiln_workspace::Workspace;
+
+use crate::cli::RunArgs;
+use crate::console::Console;
+use crate::exit::Exit;
+use crate::{dry_run, record};
+
+/// How long tasks get to stop after Ctrl-C before they are killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> {
+    let started = Instant::now();
+    let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
+    let graph = plan(&ws, cwd, args)?;
+
+    let state_dir = ws.root.join(".kiln").join("state");
+    let stat_cache_path = state_dir.join("stat-cache-v1.bin");
+    let stat_cache = StatCache::load(&stat_cache_path);
+    let env = process_env();
+    let hashed = hash_tasks(&HashContext {
+        workspace: &ws,
+        graph: &graph,
+        stat_cache: &stat_cache,
+        env: &env,
+    })
+    .map_err(|e| Exit::user(error_chain(&e)))?;
+    if let Err(e) = stat_cache.save(&stat_cache_path) {
+        tracing::warn!("could not save the stat cache: {}", error_chain(&e));
+    }
+    tracing::debug!(hits = stat_cache.hits(), misses = stat_cache.misses(), "stat cache");
+
+    let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
+        .map_err(|e| Exit::user(error_chain(&e)))?;
+    if let Some(format) = args.dry_run {
+        dry_run::print(format, &ws, &graph, &hashed, &store);
+        return Ok(0);
+    }
+
+    let registry = ProcessRegistry::new();
+    let cancel = CancelToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let interrupted = interrupted.clone();
+        kiln_process::stop_on_signals(registry.clone(), STOP_GRACE, move |_| {
+            interrupted.store(true, Ordering::SeqCst);
+            cancel.cancel();
+        })
+        .map_err(|e| Exit::Internal(format!("cannot watch for Ctrl-C: {e}")))?;
+    }
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let console = Console::spawn(rx, verbose, !args.hide_cached_logs);
+    let task_env: Vec<_> = std::env::vars_os().collect();
+    let ctx = TaskContext {
+        workspace: &ws,
+        store: &store,
+        registry: &registry,
+        events: &tx,
+        cache: CacheMode {
+            read: !args.force,
+            write: !args.no_cache,
+        },
+        env: &task_env,
+    };
+    let opts = ExecuteOptions {
+        concurrency: concurrency(args.concurrency.as_deref())?,
+        continue_on_failure: args.continue_on_failure,
+    };
+    let reports = execute(&ctx, &graph, &hashed, &opts, &cancel);
+    drop(ctx);
+    drop(tx);
+    console.join();
+    let reports = reports.map_err(|e| Exit::Internal(error_chain(&e)))?;
+    let wall = started.elapsed();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+
+    crate::console::print_summary(&reports, wall, was_interrupted);
+    if let Err(e) = record::write(&ws.root, &args.tasks, &reports, wall) {
+        tracing::warn!("could not write the run record: {e}");
+    }
+    if was_interrupted {
+        return Ok(130);
+    }
+    Ok(reports
+        .iter()
+        .find_map(|r| match r.outcome {
+            TaskOutcome::Failed { code } => Some(if code == 0 { 1 } else { code }),
+            _ => None,
+        })
+        .unwrap_or(0))
+}
+
+/// Filters → package scope → task graph, with every plan error shown to the user.
+fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
+    let packages = PackageGraph::new(&ws.packages);
+    packages
+        .check_acyclic()
+        .map_err(|e| Exit::user(e.to_string()))?;
+    let filters = args
+        .filters
+        .iter()
+        .map(|f| Filter::parse(&relative_filter(f, cwd, &ws.root)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Exit::user(e.to_string()))?;
+    let selection = select(&packages, &ws.packages, &filters).map_err(|e| Exit::user(e.to_string()))?;
+    for f in &selection.unmatched {
+        tracing::warn!("filter `{f}` matched no package");
+    }
+    let scope: BTreeSet<PackageName> = selection.packages;
+    let tasks: Vec<TaskName> = args.tasks.iter().map(|t| TaskName::new(t.as_str())).collect();
+    TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))
+}
+
+/// Path filters are written relative to where kiln runs; the graph takes them relative to
+/// the workspace root.
+fn relative_filter(filter: &str, cwd: &Path, root: &Path) -> String {
+    let (bang, rest) = match filter.strip_prefix('!') {
+        Some(r) => ("!", r),
+        None => ("", filter),
+    };
+    let Some(path) = rest.strip_prefix("./").or_else(|| (rest == ".").then_some("")) else {
+        return filter.to_string();
+    };
+    let Ok(base) = cwd.canonicalize() else {
+        return filter.to_string();
+    };
+    let Ok(root) = root.canonicalize() else {
+        return filter.to_string();
+    };
+    match base.strip_prefix(&root) {
+        Ok(prefix) if !prefix.as_os_str().is_empty() => {
+            let joined = prefix.join(path);
+            format!("{bang}./{}", joined.to_string_lossy().trim_end_matches('/'))
+        }
+        _ => filter.to_string(),
+    }
+}
+
+/// `--concurrency N` or `N%` of the CPUs; the default is every CPU.
+fn concurrency(arg: Option<&str>) -> Result<usize, Exit> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Some(arg) = arg else { return Ok(cpus) };
+    let bad = || Exit::user(format!("--concurrency `{arg}`: expected a number ≥ 1 or a percentage like `50%`"));
+    if let Some(pct) = arg.strip_suffix('%') {
+        let pct: f64 = pct.trim().parse().map_err(|_| bad())?;
+        if !(pct > 0.0) {
+            return Err(bad());
+        }
+        return Ok(((cpus as f64 * pct / 100.0).floor() as usize).max(1));
+    }
+    match arg.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_accepts_numbers_and_percentages() {
+        assert_eq!(concurrency(Some("3")).ok(), Some(3));
+        assert!(concurrency(Some("0")).is_err());
+        assert!(concurrency(Some("x")).is_err());
+        assert!(concurrency(Some("50%")).ok().unwrap() >= 1);
+        assert!(concurrency(Some("-5%")).is_err());
+    }
+}

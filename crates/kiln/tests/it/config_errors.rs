@@ -1,0 +1,97 @@
+//! Bad input gets a clear error: cycles name their packages, config errors their file,
+//! line and column; nothing runs.
+
+use crate::support::{Repo, stderr};
+
+fn npm_repo(turbo_json: &str) -> Repo {
+    let repo = Repo::empty();
+    repo.write(
+        "package.json",
+        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
+    )
+    .write("turbo.json", turbo_json)
+    .write(
+        "pkgs/a/package.json",
+        r#"{ "name": "a", "scripts": { "build": "echo a > ran-a" } }"#,
+    );
+    repo.commit("fixture");
+    repo
+}
+
+#[test]
+fn a_package_cycle_is_an_error_that_prints_the_cycle() {
+    let repo = npm_repo(r#"{ "tasks": { "build": { "dependsOn": ["^build"] } } }"#);
+    repo.write(
+        "pkgs/a/package.json",
+        r#"{ "name": "a", "scripts": { "build": "true" }, "dependencies": { "b": "*" } }"#,
+    )
+    .write(
+        "pkgs/b/package.json",
+        r#"{ "name": "b", "scripts": { "build": "true" }, "dependencies": { "c": "workspace:*" } }"#,
+    )
+    .write(
+        "pkgs/c/package.json",
+        r#"{ "name": "c", "scripts": { "build": "true" }, "devDependencies": { "a": "*" } }"#,
+    );
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        ["a → b → c → a", "b → c → a → b", "c → a → b → c"].iter().any(|c| err.contains(c)),
+        "the cycle is printed:\n{err}"
+    );
+}
+
+#[test]
+fn a_turbo_json_syntax_error_names_file_line_and_column() {
+    let repo = npm_repo("{\n  \"tasks\": {\n    \"build\" { \"outputs\": [] }\n  }\n}\n");
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("turbo.json:3:"), "file and line named:\n{err}");
+    assert!(!repo.path("pkgs/a/ran-a").exists(), "nothing ran");
+}
+
+#[test]
+fn turbo_jsonc_comments_and_trailing_commas_are_accepted() {
+    let repo = npm_repo("");
+    std::fs::remove_file(repo.path("turbo.json")).unwrap();
+    repo.write(
+        "turbo.jsonc",
+        "{\n  // the pipeline\n  \"tasks\": {\n    /* build it */ \"build\": { \"outputs\": [\"x//y\"], },\n  },\n}\n",
+    );
+    repo.commit("jsonc");
+    repo.run_ok(&["run", "build"]);
+    assert!(repo.path("pkgs/a/ran-a").exists());
+}
+
+#[test]
+fn an_unknown_kiln_toml_key_names_file_and_line() {
+    let repo = npm_repo(r#"{ "tasks": { "build": {} } }"#);
+    repo.write("kiln.toml", "[tasks.build]\noutputs = []\ndepends = [\"^build\"]\n");
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("kiln.toml:3"), "file and line named:\n{err}");
+    assert!(err.contains("depends"), "the key is named:\n{err}");
+}
+
+#[test]
+fn an_undefined_task_is_an_error() {
+    let repo = npm_repo(r#"{ "tasks": { "build": {} } }"#);
+    let out = repo.run(&["run", "deploy"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("deploy"), "{}", stderr(&out));
+}
+
+#[test]
+fn no_workspace_root_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::support::kiln_command()
+        .current_dir(dir.path())
+        .args(["run", "build"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).is_empty());
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real `kiln` binary on monorepos built in temp dirs.
+
+mod cache;
+mod config_errors;
+mod dry_run;
+mod failures;
+mod filters;
+mod interrupt;
+mod outputs;
+mod support;
+mod turbo_graph;

@@ -1,0 +1,4 @@
+'use strict';
+module.exports = (assert, mod) => {
+  assert.strictEqual(typeof mod, 'object');
+};

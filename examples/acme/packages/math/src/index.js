@@ -1,0 +1,7 @@
+'use strict';
+// @acme/math: part of the kiln example monorepo.
+const name = "@acme/math";
+function describe() {
+  return `${name} depends on nothing`;
+}
+module.exports = { name, describe };
