@@ -204,6 +204,37 @@ impl LocalStore {
         })
     }
 
+    /// The log of the entry for `key`, after the same checks as a restore (digest, every
+    /// entry), without writing anything: for a hit whose outputs are already in place. A
+    /// corrupt or unsafe entry is evicted.
+    #[instrument(skip(self, outputs))]
+    pub fn read_log(&self, key: &str, outputs: &[String]) -> Result<Restored, CacheError> {
+        let globs = OutputGlobs::new(outputs)?;
+        let meta = self
+            .get(key)?
+            .ok_or_else(|| CacheError::Missing { key: key.into() })?;
+        let here = Path::new(".");
+        let blob = match fs_err::File::open(self.blob_path(key)) {
+            Ok(blob) => blob,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(self.refused(&meta, here, Refusal::Corrupt("blob is missing".into())));
+            }
+            Err(source) => {
+                return Err(CacheError::Read {
+                    key: key.into(),
+                    source,
+                });
+            }
+        };
+        let scanned = extract::scan(blob.file(), &meta, &globs, self.options.max_unpacked_bytes)
+            .map_err(|r| self.refused(&meta, here, r))?;
+        Ok(Restored {
+            log: scanned.log,
+            files: 0,
+            meta,
+        })
+    }
+
     /// Removes the entry for `key`, if any (metadata first).
     pub fn evict(&self, key: &str) -> Result<(), CacheError> {
         validate_key(key)?;
@@ -244,7 +275,8 @@ impl LocalStore {
                 limit: self.options.max_unpacked_bytes,
             },
         };
-        tracing::warn!(%error, "evicting cache entry");
+        // The caller reports the refusal (once, with the task it concerns).
+        tracing::debug!(%error, "evicting cache entry");
         self.evict_unless_replaced(&meta.key, Some(&meta.blob));
         error
     }

@@ -56,11 +56,19 @@ pub enum Event {
     TaskStarted { id: TaskId, key: String },
     /// The task's key was found in the cache; its outputs are being restored and its log
     /// replayed.
-    CacheHit { id: TaskId, key: String, source: CacheSource },
+    CacheHit {
+        id: TaskId,
+        key: String,
+        source: CacheSource,
+    },
     /// The task's key was not in the cache (or the cache was bypassed): its command runs.
     Executing { id: TaskId, key: String },
     /// One line of a task's output, live (on a miss) or replayed (on a hit).
-    TaskOutput { id: TaskId, line: String, replayed: bool },
+    TaskOutput {
+        id: TaskId,
+        line: String,
+        replayed: bool,
+    },
     /// A warning about one task that does not fail it (a corrupt cache entry, say).
     TaskWarning { id: TaskId, message: String },
     /// A task ended, one way or another.

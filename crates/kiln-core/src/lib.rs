@@ -9,4 +9,4 @@ mod event;
 mod id;
 
 pub use event::{CacheSource, CacheStatus, Event, TaskOutcome, TaskReport};
-pub use id::{PackageName, TaskId, TaskIdParseError, TaskName, ROOT_PACKAGE};
+pub use id::{PackageName, ROOT_PACKAGE, TaskId, TaskIdParseError, TaskName};

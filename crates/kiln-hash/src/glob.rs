@@ -57,14 +57,14 @@ pub(crate) fn compile_inputs(globs: &[String], within: &str) -> Result<Vec<Input
 /// The task's `outputs`: a file is an output when a positive glob matches it and no `!`
 /// glob does (`.next/**`, `!.next/cache/**`).
 pub(crate) struct OutputMatcher {
-    include: GlobSet,
-    exclude: GlobSet,
+    include: PathSet,
+    exclude: PathSet,
 }
 
 impl OutputMatcher {
     pub(crate) fn new(globs: &[String], within: &str) -> Result<Self, HashError> {
-        let mut include = GlobSetBuilder::new();
-        let mut exclude = GlobSetBuilder::new();
+        let mut include = PathSetBuilder::default();
+        let mut exclude = PathSetBuilder::default();
         for raw in globs {
             let (builder, body) = match raw.strip_prefix('!') {
                 Some(rest) => (&mut exclude, rest),
@@ -73,25 +73,79 @@ impl OutputMatcher {
             // Outputs that point outside the package can never match a package file; the
             // cache crate is the one that rejects them.
             let pattern = body.trim_start_matches("./").trim_end_matches('/');
-            for glob in variants(raw, pattern, within)? {
-                builder.add(glob);
-            }
+            builder.add(raw, pattern, within)?;
         }
-        let build = |b: GlobSetBuilder| {
-            b.build().map_err(|source| HashError::InvalidGlob {
-                glob: globs.join(", "),
-                package_dir: within.to_string(),
-                source,
-            })
-        };
         Ok(Self {
-            include: build(include)?,
-            exclude: build(exclude)?,
+            include: include.build(globs, within)?,
+            exclude: exclude.build(globs, within)?,
         })
     }
 
     pub(crate) fn is_output(&self, rel: &str) -> bool {
         self.include.is_match(rel) && !self.exclude.is_match(rel)
+    }
+}
+
+/// Globs, each also matching everything under what it matches. The usual outputs are a
+/// directory (`dist`, `dist/**`): those are compared as strings, because compiling a
+/// `GlobSet` for every package was most of the cost of selecting inputs on a large
+/// workspace, and the answer is the same.
+struct PathSet {
+    /// Matches the path itself and everything under it (`dist`).
+    dirs: Vec<String>,
+    /// Matches only what is under it (`dist/**`).
+    under: Vec<String>,
+    globs: Option<GlobSet>,
+}
+
+#[derive(Default)]
+struct PathSetBuilder {
+    dirs: Vec<String>,
+    under: Vec<String>,
+    globs: Option<GlobSetBuilder>,
+}
+
+impl PathSetBuilder {
+    fn add(&mut self, raw: &str, pattern: &str, within: &str) -> Result<(), HashError> {
+        let literal = |p: &str| !p.is_empty() && is_literal(p);
+        if literal(pattern) {
+            self.dirs.push(pattern.to_string());
+        } else if let Some(dir) = pattern.strip_suffix("/**").filter(|d| literal(d)) {
+            self.under.push(dir.to_string());
+        } else {
+            let builder = self.globs.get_or_insert_with(GlobSetBuilder::new);
+            for glob in variants(raw, pattern, within)? {
+                builder.add(glob);
+            }
+        }
+        Ok(())
+    }
+
+    fn build(self, all: &[String], within: &str) -> Result<PathSet, HashError> {
+        let globs = match self.globs {
+            None => None,
+            Some(builder) => Some(builder.build().map_err(|source| HashError::InvalidGlob {
+                glob: all.join(", "),
+                package_dir: within.to_string(),
+                source,
+            })?),
+        };
+        Ok(PathSet {
+            dirs: self.dirs,
+            under: self.under,
+            globs,
+        })
+    }
+}
+
+impl PathSet {
+    fn is_match(&self, rel: &str) -> bool {
+        let is_under = |dir: &str| {
+            rel.len() > dir.len() + 1 && rel.starts_with(dir) && rel.as_bytes()[dir.len()] == b'/'
+        };
+        self.dirs.iter().any(|d| rel == d || is_under(d))
+            || self.under.iter().any(|d| is_under(d))
+            || self.globs.as_ref().is_some_and(|g| g.is_match(rel))
     }
 }
 
@@ -212,5 +266,35 @@ mod tests {
         assert!(!outputs.is_output(".next/cache/x"));
         assert!(outputs.is_output("dist/index.js"));
         assert!(!outputs.is_output("src/index.ts"));
+    }
+
+    #[test]
+    fn directory_outputs_compared_as_strings_agree_with_their_globs() {
+        let patterns = [
+            "dist", "dist/**", ".next/**", "a/b", "a/b/**", "a+(b)", "d.ts",
+        ];
+        let paths = [
+            "dist", "dist/x", "dist/x/y", "distx", "dist.js", "x/dist", "x/dist/y", ".next",
+            ".next/a", "a/b", "a/bc", "a/b/c", "a/b/.c", "a", "a+(b)", "a+(b)/c", "d.ts", "dxts",
+        ];
+        for pattern in patterns {
+            let fast = OutputMatcher::new(&strings(&[pattern]), "").unwrap();
+            assert!(
+                fast.include.globs.is_none(),
+                "{pattern} takes the string path"
+            );
+            let mut builder = GlobSetBuilder::new();
+            for glob in variants(pattern, pattern, "").unwrap() {
+                builder.add(glob);
+            }
+            let slow = builder.build().unwrap();
+            for path in paths {
+                assert_eq!(
+                    fast.is_output(path),
+                    slow.is_match(path),
+                    "{pattern} vs {path}"
+                );
+            }
+        }
     }
 }

@@ -112,6 +112,44 @@ fn entries_for_files_not_seen_in_a_run_are_dropped_on_save() {
     assert_eq!((third.hits(), third.misses()), (1, 1));
 }
 
+#[cfg(unix)]
+#[test]
+fn an_unchanged_run_leaves_the_cache_file_alone_and_a_changed_one_rewrites_it() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let files = [write(tmp.path(), "a", b"a"), write(tmp.path(), "b", b"b")];
+    let state = tmp.path().join("stat-cache.bin");
+    // The cache is replaced by rename, so a rewrite always shows as a new inode.
+    let inode = || fs_err::metadata(&state).unwrap().ino();
+    let first = StatCache::load(&state).a_minute_later();
+    digests(&files, &first, tmp.path());
+    first.save(&state).unwrap();
+    let written = inode();
+
+    let unchanged = StatCache::load(&state).a_minute_later();
+    digests(&files, &unchanged, tmp.path());
+    unchanged.save(&state).unwrap();
+    assert_eq!(inode(), written, "an unchanged cache was rewritten");
+    let elsewhere = tmp.path().join("other/stat-cache.bin");
+    unchanged.save(&elsewhere).unwrap();
+    let from_elsewhere = StatCache::load(&elsewhere).a_minute_later();
+    digests(&files, &from_elsewhere, tmp.path());
+    assert_eq!(from_elsewhere.hits(), 2, "a save elsewhere still writes");
+
+    fs_err::write(&files[1].abs, b"B").unwrap();
+    set_old_mtime(&files[1].abs);
+    let edited = StatCache::load(&state).a_minute_later();
+    digests(&files, &edited, tmp.path());
+    edited.save(&state).unwrap();
+    assert_ne!(inode(), written, "a changed cache was not saved");
+    let next = StatCache::load(&state).a_minute_later();
+    assert_eq!(
+        digests(&files, &next, tmp.path())[1].1,
+        Digest::of_bytes(b"B")
+    );
+    assert_eq!((next.hits(), next.misses()), (2, 0));
+}
+
 #[test]
 fn a_damaged_or_foreign_cache_file_is_discarded_not_trusted() {
     let tmp = tempfile::tempdir().unwrap();

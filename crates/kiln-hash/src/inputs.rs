@@ -31,7 +31,11 @@ pub struct InputOptions<'a> {
     pub outputs: &'a [String],
     /// Root-relative directories of other packages nested under this one (every other
     /// package's directory when this is the root package); never inputs of this package.
+    /// Only read when there is no `listing`.
     pub exclude_dirs: &'a [String],
+    /// The package's files already listed ([`crate::RepoListing::files`]: package-relative,
+    /// sorted, nested packages left out), used instead of walking the package.
+    pub listing: Option<&'a [String]>,
 }
 
 /// One input file.
@@ -66,13 +70,35 @@ pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashErr
         opts.root.join(package_dir)
     };
 
-    let universe = walk(opts.root, package_dir, opts.exclude_dirs)?;
+    let walked;
+    let universe: &[String] = match opts.listing {
+        Some(listing) => listing,
+        None => {
+            walked = walk(opts.root, package_dir, opts.exclude_dirs)?;
+            &walked
+        }
+    };
     let default = || universe.iter().filter(|rel| !outputs.is_output(rel));
 
-    let mut selected = BTreeSet::new();
     if opts.inputs.is_empty() {
-        selected.extend(default().cloned());
+        // The common case, kept off the set: the universe is sorted and has no duplicates.
+        let mut selected: Vec<&String> = default().collect();
+        let manifest = "package.json".to_string();
+        if let Err(at) = selected.binary_search(&&manifest)
+            && is_file_or_symlink(&package_abs.join(&manifest))
+        {
+            selected.insert(at, &manifest);
+        }
+        return Ok(selected
+            .into_iter()
+            .map(|rel| InputFile {
+                abs: package_abs.join(rel),
+                rel: rel.clone(),
+            })
+            .collect());
     }
+
+    let mut selected = BTreeSet::new();
     for op in &ops {
         match op {
             InputOp::Default => selected.extend(default().cloned()),
@@ -146,11 +172,13 @@ fn add_literal(selected: &mut BTreeSet<String>, base: &Path, rel: &str) {
     if selected.contains(rel) {
         return;
     }
-    if let Ok(meta) = fs_err::symlink_metadata(base.join(rel))
-        && (meta.is_file() || meta.file_type().is_symlink())
-    {
+    if is_file_or_symlink(&base.join(rel)) {
         selected.insert(rel.to_string());
     }
+}
+
+fn is_file_or_symlink(path: &Path) -> bool {
+    fs_err::symlink_metadata(path).is_ok_and(|meta| meta.is_file() || meta.file_type().is_symlink())
 }
 
 fn to_input_files(selected: BTreeSet<String>, base: &Path) -> Vec<InputFile> {

@@ -35,6 +35,7 @@ fn collect(root: &Path, task: Task<'_>) -> Vec<InputFile> {
         inputs: &inputs,
         outputs: &outputs,
         exclude_dirs: &exclude,
+        listing: None,
     })
     .unwrap()
 }
@@ -254,6 +255,7 @@ fn a_missing_package_dir_is_an_error_naming_it() {
         inputs: &[],
         outputs: &[],
         exclude_dirs: &[],
+        listing: None,
     })
     .unwrap_err();
     assert!(err.to_string().contains("packages/nope"), "{err}");
@@ -268,6 +270,7 @@ fn a_package_dir_that_climbs_out_of_the_root_is_rejected() {
         inputs: &[],
         outputs: &[],
         exclude_dirs: &[],
+        listing: None,
     })
     .unwrap_err();
     assert!(matches!(err, HashError::InvalidPackageDir { .. }));

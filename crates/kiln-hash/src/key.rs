@@ -166,27 +166,31 @@ impl KeyInputs {
 
     /// The key together with the record of what went into it.
     pub fn manifest(&self) -> InputManifest {
+        self.clone().into_manifest()
+    }
+
+    /// [`KeyInputs::manifest`] without copying the file list (a path per file, on every run).
+    pub fn into_manifest(self) -> InputManifest {
+        let key = self.key();
+        let definition = self.definition.digest();
         let mut dependencies: Vec<DependencyKey> = self
             .dependencies
-            .iter()
-            .map(|(task, key)| DependencyKey {
-                task: task.clone(),
-                key: *key,
-            })
+            .into_iter()
+            .map(|(task, key)| DependencyKey { task, key })
             .collect();
         dependencies.sort_unstable_by(|a, b| a.task.cmp(&b.task));
         dependencies.dedup_by(|a, b| a.task == b.task);
         InputManifest {
             key_format: KEY_FORMAT_VERSION,
-            task: self.task_id.clone(),
-            key: self.key(),
-            definition: self.definition.digest(),
-            files: self.files.iter().cloned().collect(),
-            env: self.env.iter().cloned().collect(),
+            task: self.task_id,
+            key,
+            definition,
+            files: self.files.into_iter().collect(),
+            env: self.env.into_iter().collect(),
             dependencies,
             global: self.global,
             external: self.external,
-            platform: self.platform.clone(),
+            platform: self.platform,
         }
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! 1. lists the input files ([`collect_inputs`], [`collect_global_inputs`]): git's ignore
 //!    rules, Turborepo's `inputs` globs with `$TURBO_DEFAULT$` and `!negation`, the task's own
-//!    outputs and nested packages left out;
+//!    outputs and nested packages left out; a [`RepoListing`] walks the workspace once for
+//!    all packages, so that hashing many packages does not walk (and re-read the parent
+//!    ignore files) once per package;
 //! 2. digests them ([`hash_files`]) in parallel through a [`StatCache`], so an unchanged tree
 //!    costs one `lstat` per file and no reads (with git's racy-clean guard);
 //! 3. digests the declared env vars ([`env_digests`]), values never kept;
@@ -34,6 +36,7 @@
 //!     inputs: &[],
 //!     outputs: &outputs,
 //!     exclude_dirs: &[],
+//!     listing: None,
 //! })?;
 //! let cache = StatCache::load(&root.join(".kiln/state/stat-cache-v1.bin"));
 //! let inputs = KeyInputs {
@@ -68,6 +71,7 @@ mod glob;
 mod hash_files;
 mod inputs;
 mod key;
+mod listing;
 mod manifest;
 mod stat_cache;
 mod stat_cache_file;
@@ -80,6 +84,7 @@ pub use glob::TURBO_DEFAULT;
 pub use hash_files::hash_files;
 pub use inputs::{InputFile, InputOptions, collect_global_inputs, collect_inputs};
 pub use key::{DefinitionInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest};
+pub use listing::RepoListing;
 pub use manifest::{ChangeReason, DependencyKey, InputManifest};
 pub use stat_cache::{RACY_WINDOW, StatCache};
 pub use walk::ALWAYS_EXCLUDED;

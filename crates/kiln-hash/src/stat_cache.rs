@@ -22,12 +22,13 @@
 //! [`StatCache::load`] reads the previous run's entries (see `stat_cache_file` for the
 //! format); a missing, damaged or other-version file is discarded, never trusted.
 //! [`StatCache::save`] writes back only the entries looked up or recorded in this run, so
-//! deleted files fall out of the cache by themselves.
+//! deleted files fall out of the cache by themselves. When that is exactly what was loaded
+//! from the same file (an unchanged tree, the common case), the file is left as it is.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::hash::BuildHasher;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -96,6 +97,8 @@ pub struct StatCache {
     shard_hasher: std::collections::hash_map::RandomState,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// The file `previous` was read from, when it was read whole.
+    loaded_from: Option<PathBuf>,
     /// Added to the clock of the racy rule; only tests move it, to stand a minute later
     /// instead of sleeping through the window.
     clock_skew_ns: i64,
@@ -116,7 +119,13 @@ impl StatCache {
     /// The cache saved at `path` by an earlier run, or an empty one when the file is missing,
     /// unreadable, truncated, corrupt or of another format version (with one warning).
     pub fn load(path: &Path) -> Self {
-        Self::from_entries(stat_cache_file::read(path))
+        match stat_cache_file::read(path) {
+            Some(entries) => Self {
+                loaded_from: Some(path.to_path_buf()),
+                ..Self::from_entries(entries)
+            },
+            None => Self::new(),
+        }
     }
 
     pub(crate) fn from_entries(previous: HashMap<String, Entry>) -> Self {
@@ -129,6 +138,7 @@ impl StatCache {
             shard_hasher: Default::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            loaded_from: None,
             clock_skew_ns: 0,
         }
     }
@@ -140,8 +150,13 @@ impl StatCache {
         self
     }
 
-    /// Writes the entries seen in this run to `path`, atomically (temp file + rename).
+    /// Writes the entries seen in this run to `path`, atomically (temp file + rename); does
+    /// nothing when `path` already holds exactly those entries.
     pub fn save(&self, path: &Path) -> Result<(), HashError> {
+        if self.unchanged_since_load(path) {
+            tracing::debug!(path = %path.display(), entries = self.previous.len(), "stat cache unchanged");
+            return Ok(());
+        }
         let mut entries: HashMap<String, Entry> = self
             .previous
             .iter()
@@ -157,6 +172,23 @@ impl StatCache {
         let mut entries: Vec<(String, Entry)> = entries.into_iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         stat_cache_file::write(path, &entries)
+    }
+
+    /// Whether `path` is the file this cache was loaded from and this run neither recorded
+    /// an entry nor left one of the loaded entries unconfirmed: saving would rewrite the same
+    /// bytes. A recorded entry (a new or changed file, even one too recent to keep) or a
+    /// file gone since always means a write.
+    fn unchanged_since_load(&self, path: &Path) -> bool {
+        self.loaded_from.as_deref() == Some(path)
+            && self.misses.load(Ordering::Relaxed) == 0
+            && self
+                .recorded
+                .iter()
+                .all(|shard| shard.lock().expect("stat cache shard lock").is_empty())
+            && self
+                .previous
+                .values()
+                .all(|(_, seen)| seen.load(Ordering::Relaxed))
     }
 
     /// How many files were answered from the cache without being read.

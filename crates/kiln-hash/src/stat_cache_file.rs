@@ -27,26 +27,27 @@ const MAGIC: &[u8; 8] = b"KILNSTAT";
 pub(crate) const FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 8 + 4 + 8 + 32;
 
-pub(crate) fn read(path: &Path) -> HashMap<String, Entry> {
+/// The entries saved at `path`, or `None` when there is no well-formed file there.
+pub(crate) fn read(path: &Path) -> Option<HashMap<String, Entry>> {
     let bytes = match fs_err::read(path) {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             tracing::debug!(path = %path.display(), "no stat cache yet");
-            return HashMap::new();
+            return None;
         }
         Err(err) => {
             tracing::warn!("stat cache discarded: {err}");
-            return HashMap::new();
+            return None;
         }
     };
     match decode(&bytes) {
         Ok(entries) => {
             tracing::debug!(path = %path.display(), entries = entries.len(), "stat cache loaded");
-            entries
+            Some(entries)
         }
         Err(reason) => {
             tracing::warn!(path = %path.display(), "stat cache discarded: {reason}");
-            HashMap::new()
+            None
         }
     }
 }
@@ -216,7 +217,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".kiln/state/stat-cache-v1.bin");
         write(&path, &sample()).unwrap();
-        assert_eq!(read(&path).len(), 3);
+        assert_eq!(read(&path).unwrap().len(), 3);
         // Only the cache itself is left behind: no temporary file.
         let names: Vec<_> = fs_err::read_dir(path.parent().unwrap())
             .unwrap()

@@ -40,13 +40,18 @@ pub fn execute(
         concurrency: kiln_scheduler::Budget::new(opts.concurrency.max(1)),
         continue_on_failure: opts.continue_on_failure,
     };
-    let reports: Vec<Mutex<Option<TaskReport>>> = (0..graph.len()).map(|_| Mutex::new(None)).collect();
+    let reports: Vec<Mutex<Option<TaskReport>>> =
+        (0..graph.len()).map(|_| Mutex::new(None)).collect();
     let states = kiln_scheduler::run(&dag, &walk, cancel, |i| {
         let node = &graph.nodes()[i];
         let report = run_task(ctx, node, &hashed[i]);
         let ok = report.outcome == TaskOutcome::Succeeded;
         *reports[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
-        if ok { NodeResult::Success } else { NodeResult::Failure }
+        if ok {
+            NodeResult::Success
+        } else {
+            NodeResult::Failure
+        }
     });
 
     let mut out = Vec::with_capacity(graph.len());

@@ -12,10 +12,12 @@
 mod engine;
 mod error;
 mod hashing;
+mod output_state;
 pub mod script_env;
 mod task;
 
 pub use engine::{ExecuteOptions, execute};
 pub use error::RunError;
 pub use hashing::{HashContext, HashedTask, hash_tasks};
+pub use output_state::{OutputRecord, OutputState};
 pub use task::{CacheMode, TaskContext, run_task};

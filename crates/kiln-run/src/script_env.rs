@@ -45,7 +45,11 @@ pub fn script_steps(
         }];
     }
     let mut steps = Vec::new();
-    for name in [format!("pre{task}"), task.to_string(), format!("post{task}")] {
+    for name in [
+        format!("pre{task}"),
+        task.to_string(),
+        format!("post{task}"),
+    ] {
         if let Some(cmd) = package.scripts.get(&name) {
             steps.push(ScriptStep {
                 name,
@@ -105,11 +109,8 @@ pub fn script_env(
     }
     path.push(old_path);
 
-    let mut env: Vec<(OsString, OsString)> = base
-        .iter()
-        .filter(|(k, _)| k != "PATH")
-        .cloned()
-        .collect();
+    let mut env: Vec<(OsString, OsString)> =
+        base.iter().filter(|(k, _)| k != "PATH").cloned().collect();
     let mut set = |k: &str, v: OsString| {
         env.retain(|(key, _)| key != k);
         env.push((k.into(), v));
@@ -163,7 +164,13 @@ mod tests {
     #[test]
     fn config_command_runs_alone() {
         let p = package(&[("prebuild", "a")]);
-        let steps = script_steps(&p, "build", "make", ScriptRunner::Direct, PackageManager::Npm);
+        let steps = script_steps(
+            &p,
+            "build",
+            "make",
+            ScriptRunner::Direct,
+            PackageManager::Npm,
+        );
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].command, "make");
     }
@@ -171,7 +178,13 @@ mod tests {
     #[test]
     fn package_manager_runner_delegates_to_the_manager() {
         let p = package(&[("build", "b")]);
-        let steps = script_steps(&p, "build", "b", ScriptRunner::PackageManager, PackageManager::Pnpm);
+        let steps = script_steps(
+            &p,
+            "build",
+            "b",
+            ScriptRunner::PackageManager,
+            PackageManager::Pnpm,
+        );
         assert_eq!(steps[0].command, "pnpm run build");
     }
 
@@ -189,7 +202,10 @@ mod tests {
             path,
             "/repo/packages/ui/node_modules/.bin:/repo/packages/node_modules/.bin:/repo/node_modules/.bin:/usr/bin"
         );
-        let event = env.iter().find(|(k, _)| k == "npm_lifecycle_event").unwrap();
+        let event = env
+            .iter()
+            .find(|(k, _)| k == "npm_lifecycle_event")
+            .unwrap();
         assert_eq!(event.1, "build");
     }
 }

@@ -9,13 +9,14 @@ use std::ffi::OsString;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use kiln_cache::{ArtifactInfo, CacheError, LocalStore, pack};
+use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
 use kiln_core::{CacheSource, CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
 use kiln_graph::TaskNode;
 use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
 use kiln_workspace::Workspace;
 
 use crate::HashedTask;
+use crate::output_state::{OutputRecord, OutputState};
 use crate::script_env::{script_env, script_steps};
 
 /// Read and write switches for the cache.
@@ -29,11 +30,15 @@ pub struct CacheMode {
 pub struct TaskContext<'a> {
     pub workspace: &'a Workspace,
     pub store: &'a LocalStore,
+    /// Which outputs are on disk for each task, so hits already in place skip the restore.
+    pub outputs: &'a OutputState,
     pub registry: &'a ProcessRegistry,
     pub events: &'a Sender<Event>,
     pub cache: CacheMode,
     /// The environment tasks run with (before the script variables are added).
     pub env: &'a [(OsString, OsString)],
+    /// Replay the logs of cache hits (they are still checked when not replayed).
+    pub replay_logs: bool,
 }
 
 impl TaskContext<'_> {
@@ -77,18 +82,21 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
     if node.is_noop() {
         return finish(ctx, report, started);
     }
-    if cacheable && ctx.cache.read {
-        if let Some(saved) = restore(ctx, node, hashed, &key) {
-            report.cache = CacheStatus::Hit(CacheSource::Local);
-            report.saved = saved;
-            return finish(ctx, report, started);
-        }
+    if cacheable
+        && ctx.cache.read
+        && let Some(saved) = restore(ctx, node, hashed, &key)
+    {
+        report.cache = CacheStatus::Hit(CacheSource::Local);
+        report.saved = saved;
+        return finish(ctx, report, started);
     }
 
     ctx.emit(Event::Executing {
         id: id.clone(),
         key: key.clone(),
     });
+    // Whatever was on disk is about to change.
+    ctx.outputs.remove(id);
     let (outcome, log) = execute(ctx, node, hashed);
     report.outcome = outcome;
     if cacheable && ctx.cache.write && report.outcome == TaskOutcome::Succeeded {
@@ -103,15 +111,36 @@ fn finish(ctx: &TaskContext<'_>, mut report: TaskReport, started: Instant) -> Ta
     report
 }
 
-/// Restores the outputs and replays the log; `None` on a miss (or an entry that could not
-/// be used, after a warning).
+/// Restores the outputs (unless the fingerprint proves they are in place) and replays the
+/// log; `None` on a miss, or for an entry that could not be used (after a warning).
 fn restore(
     ctx: &TaskContext<'_>,
     node: &TaskNode,
     hashed: &HashedTask,
     key: &str,
 ) -> Option<Duration> {
-    let restored = match ctx.store.restore(key, &hashed.package_dir, &node.task.outputs) {
+    let dir = &hashed.package_dir;
+    let outputs = &node.task.outputs;
+    let in_place = ctx
+        .outputs
+        .get(&node.id)
+        .filter(|r| r.key == key && r.fingerprint.still_matches(dir));
+    let result = match &in_place {
+        Some(_) if !ctx.replay_logs => match ctx.store.get(key) {
+            Ok(Some(meta)) => Ok((Vec::new(), meta.duration())),
+            Ok(None) => Err(CacheError::Missing { key: key.into() }),
+            Err(e) => Err(e),
+        },
+        Some(_) => ctx
+            .store
+            .read_log(key, outputs)
+            .map(|r| (r.log, r.meta.duration())),
+        None => ctx
+            .store
+            .restore(key, dir, outputs)
+            .map(|r| (r.log, r.meta.duration())),
+    };
+    let (log, saved) = match result {
         Ok(r) => r,
         Err(CacheError::Missing { .. }) => return None,
         Err(e) => {
@@ -120,23 +149,44 @@ fn restore(
             } else {
                 "could not read the cache"
             };
-            ctx.warn(&node.id, format!("{what} ({}); running the task", error_chain(&e)));
+            ctx.warn(
+                &node.id,
+                format!("{what} ({}); running the task", error_chain(&e)),
+            );
             return None;
         }
     };
+    let fingerprint = match in_place {
+        Some(mut record) => {
+            if record.fingerprint.is_racy() {
+                record.fingerprint.refresh();
+            }
+            Some(record.fingerprint)
+        }
+        None => OutputsFingerprint::take(dir, outputs).ok(),
+    };
+    if let Some(fingerprint) = fingerprint {
+        ctx.outputs.set(
+            &node.id,
+            OutputRecord {
+                key: key.to_string(),
+                fingerprint,
+            },
+        );
+    }
     ctx.emit(Event::CacheHit {
         id: node.id.clone(),
         key: key.to_string(),
         source: CacheSource::Local,
     });
-    for line in lines(&restored.log) {
+    for line in lines(&log) {
         ctx.emit(Event::TaskOutput {
             id: node.id.clone(),
             line,
             replayed: true,
         });
     }
-    Some(restored.meta.duration())
+    Some(saved)
 }
 
 /// Runs the task's script steps in order; stops at the first that fails.
@@ -184,7 +234,10 @@ fn execute(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> (Task
             }
             Err(ProcessError::ShuttingDown { .. }) => return (TaskOutcome::Cancelled, log),
             Err(e) => {
-                ctx.warn(&node.id, format!("could not start `{}`: {}", step.command, error_chain(&e)));
+                ctx.warn(
+                    &node.id,
+                    format!("could not start `{}`: {}", step.command, error_chain(&e)),
+                );
                 return (TaskOutcome::Failed { code: 127 }, log);
             }
         }
@@ -212,9 +265,17 @@ fn store(
         &info,
         ctx.store.scratch_dir(),
     )
-    .and_then(|packed| ctx.store.put(key, &packed));
-    if let Err(e) = stored {
-        ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e)));
+    .and_then(|packed| ctx.store.put(key, &packed))
+    .and_then(|()| OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs));
+    match stored {
+        Ok(fingerprint) => ctx.outputs.set(
+            &node.id,
+            OutputRecord {
+                key: key.to_string(),
+                fingerprint,
+            },
+        ),
+        Err(e) => ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e))),
     }
 }
 

@@ -79,7 +79,11 @@ impl Printer {
                         kiln_core::CacheSource::Local => "local",
                         kiln_core::CacheSource::Remote => "remote",
                     };
-                    let what = if self.replay_logs { ", replaying logs" } else { "" };
+                    let what = if self.replay_logs {
+                        ", replaying logs"
+                    } else {
+                        ""
+                    };
                     let p = self.prefix(&id).to_string();
                     let _ = writeln!(out, "{p} cache hit ({source}){what} {}", short(&key));
                 }
@@ -119,7 +123,12 @@ impl Printer {
                     CacheStatus::Disabled => "ran (not cacheable)",
                 };
                 let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "kiln: {} {what} in {}", report.id, fmt_duration(report.duration));
+                let _ = writeln!(
+                    err,
+                    "kiln: {} {what} in {}",
+                    report.id,
+                    fmt_duration(report.duration)
+                );
             }
             _ => {}
         }
@@ -142,7 +151,10 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         .iter()
         .filter(|r| matches!(r.cache, CacheStatus::Hit(_)) && r.outcome == TaskOutcome::Succeeded)
         .count();
-    let succeeded = reports.iter().filter(|r| r.outcome == TaskOutcome::Succeeded).count();
+    let succeeded = reports
+        .iter()
+        .filter(|r| r.outcome == TaskOutcome::Succeeded)
+        .count();
     let failed: Vec<&TaskReport> = reports
         .iter()
         .filter(|r| matches!(r.outcome, TaskOutcome::Failed { .. }))
@@ -151,7 +163,10 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         .iter()
         .filter(|r| matches!(r.outcome, TaskOutcome::Skipped { .. }))
         .collect();
-    let cancelled = reports.iter().filter(|r| r.outcome == TaskOutcome::Cancelled).count();
+    let cancelled = reports
+        .iter()
+        .filter(|r| r.outcome == TaskOutcome::Cancelled)
+        .count();
     let ran = succeeded - cached;
     let saved: Duration = reports.iter().map(|r| r.saved).sum();
 
@@ -162,7 +177,11 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         "  Tasks:  {succeeded} successful, {total} total ({ran} ran, {cached} cached, {} failed, {} skipped{})",
         failed.len(),
         skipped.len(),
-        if cancelled > 0 { format!(", {cancelled} not started") } else { String::new() }
+        if cancelled > 0 {
+            format!(", {cancelled} not started")
+        } else {
+            String::new()
+        }
     );
     for r in &failed {
         if let TaskOutcome::Failed { code } = r.outcome {

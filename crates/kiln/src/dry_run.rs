@@ -59,7 +59,11 @@ fn directory(ws: &Workspace, row: &Row<'_>) -> String {
 }
 
 fn write_text(out: &mut impl Write, ws: &Workspace, rows: &[Row<'_>]) -> std::io::Result<()> {
-    let width = rows.iter().map(|r| r.node.id.to_string().len()).max().unwrap_or(0);
+    let width = rows
+        .iter()
+        .map(|r| r.node.id.to_string().len())
+        .max()
+        .unwrap_or(0);
     let cached = rows.iter().filter(|r| r.cached).count();
     writeln!(out, "Tasks to run: {} ({} cached)", rows.len(), cached)?;
     for r in rows {

@@ -28,7 +28,8 @@ fn main() {
 fn run(cli: Cli) -> Result<i32, Exit> {
     let cwd = match &cli.cwd {
         Some(dir) => dir.clone(),
-        None => std::env::current_dir().map_err(|e| Exit::user(format!("cannot read the current directory: {e}")))?,
+        None => std::env::current_dir()
+            .map_err(|e| Exit::user(format!("cannot read the current directory: {e}")))?,
     };
     match cli.command {
         Command::Run(args) => run_cmd::run(&cwd, &args, cli.verbose),
@@ -44,8 +45,16 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // At -vv and above, every instrumented phase (discover, hash, exec, restore…) reports
+    // its duration when it closes.
+    let spans = if verbose >= 2 {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(spans)
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
         .without_time()

@@ -23,7 +23,9 @@ pub(crate) fn write(
     reports: &[TaskReport],
     wall: Duration,
 ) -> std::io::Result<()> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let started = now.saturating_sub(wall);
     let record = RunRecord {
         format: 1,
@@ -37,6 +39,9 @@ pub(crate) fn write(
     fs_err::create_dir_all(&dir)?;
     let name = format!("{}-{}.json", started.as_millis(), std::process::id());
     let tmp = dir.join(format!(".{name}.tmp"));
-    fs_err::write(&tmp, serde_json::to_vec_pretty(&record).map_err(std::io::Error::other)?)?;
+    fs_err::write(
+        &tmp,
+        serde_json::to_vec_pretty(&record).map_err(std::io::Error::other)?,
+    )?;
     fs_err::rename(&tmp, dir.join(name))
 }

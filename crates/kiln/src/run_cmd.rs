@@ -11,7 +11,9 @@ use kiln_core::{PackageName, TaskName, TaskOutcome};
 use kiln_graph::{Filter, PackageGraph, TaskGraph, select};
 use kiln_hash::{StatCache, process_env};
 use kiln_process::ProcessRegistry;
-use kiln_run::{CacheMode, ExecuteOptions, HashContext, TaskContext, execute, hash_tasks};
+use kiln_run::{
+    CacheMode, ExecuteOptions, HashContext, OutputState, TaskContext, execute, hash_tasks,
+};
 use kiln_scheduler::CancelToken;
 use kiln_workspace::Workspace;
 
@@ -26,7 +28,9 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> {
     let started = Instant::now();
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
+    tracing::debug!(elapsed = ?started.elapsed(), packages = ws.packages.len(), "discovered");
     let graph = plan(&ws, cwd, args)?;
+    tracing::debug!(elapsed = ?started.elapsed(), tasks = graph.len(), "planned");
 
     let state_dir = ws.root.join(".kiln").join("state");
     let stat_cache_path = state_dir.join("stat-cache-v1.bin");
@@ -39,10 +43,16 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         env: &env,
     })
     .map_err(|e| Exit::user(error_chain(&e)))?;
+    tracing::debug!(elapsed = ?started.elapsed(), "hashed");
     if let Err(e) = stat_cache.save(&stat_cache_path) {
         tracing::warn!("could not save the stat cache: {}", error_chain(&e));
     }
-    tracing::debug!(hits = stat_cache.hits(), misses = stat_cache.misses(), "stat cache");
+    tracing::debug!(
+        elapsed = ?started.elapsed(),
+        hits = stat_cache.hits(),
+        misses = stat_cache.misses(),
+        "stat cache saved"
+    );
 
     let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
         .map_err(|e| Exit::user(error_chain(&e)))?;
@@ -67,9 +77,12 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let (tx, rx) = std::sync::mpsc::channel();
     let console = Console::spawn(rx, verbose, !args.hide_cached_logs);
     let task_env: Vec<_> = std::env::vars_os().collect();
+    let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
     let ctx = TaskContext {
         workspace: &ws,
         store: &store,
+        outputs: &output_state,
+        replay_logs: !args.hide_cached_logs,
         registry: &registry,
         events: &tx,
         cache: CacheMode {
@@ -83,9 +96,11 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         continue_on_failure: args.continue_on_failure,
     };
     let reports = execute(&ctx, &graph, &hashed, &opts, &cancel);
-    drop(ctx);
     drop(tx);
     console.join();
+    if let Err(e) = output_state.save() {
+        tracing::warn!("could not save the output state: {e}");
+    }
     let reports = reports.map_err(|e| Exit::Internal(error_chain(&e)))?;
     let wall = started.elapsed();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
@@ -118,12 +133,17 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
         .map(|f| Filter::parse(&relative_filter(f, cwd, &ws.root)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Exit::user(e.to_string()))?;
-    let selection = select(&packages, &ws.packages, &filters).map_err(|e| Exit::user(e.to_string()))?;
+    let selection =
+        select(&packages, &ws.packages, &filters).map_err(|e| Exit::user(e.to_string()))?;
     for f in &selection.unmatched {
         tracing::warn!("filter `{f}` matched no package");
     }
     let scope: BTreeSet<PackageName> = selection.packages;
-    let tasks: Vec<TaskName> = args.tasks.iter().map(|t| TaskName::new(t.as_str())).collect();
+    let tasks: Vec<TaskName> = args
+        .tasks
+        .iter()
+        .map(|t| TaskName::new(t.as_str()))
+        .collect();
     TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))
 }
 
@@ -134,7 +154,10 @@ fn relative_filter(filter: &str, cwd: &Path, root: &Path) -> String {
         Some(r) => ("!", r),
         None => ("", filter),
     };
-    let Some(path) = rest.strip_prefix("./").or_else(|| (rest == ".").then_some("")) else {
+    let Some(path) = rest
+        .strip_prefix("./")
+        .or_else(|| (rest == ".").then_some(""))
+    else {
         return filter.to_string();
     };
     let Ok(base) = cwd.canonicalize() else {
@@ -156,10 +179,14 @@ fn relative_filter(filter: &str, cwd: &Path, root: &Path) -> String {
 fn concurrency(arg: Option<&str>) -> Result<usize, Exit> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let Some(arg) = arg else { return Ok(cpus) };
-    let bad = || Exit::user(format!("--concurrency `{arg}`: expected a number ≥ 1 or a percentage like `50%`"));
+    let bad = || {
+        Exit::user(format!(
+            "--concurrency `{arg}`: expected a number ≥ 1 or a percentage like `50%`"
+        ))
+    };
     if let Some(pct) = arg.strip_suffix('%') {
         let pct: f64 = pct.trim().parse().map_err(|_| bad())?;
-        if !(pct > 0.0) {
+        if pct.is_nan() || pct <= 0.0 {
             return Err(bad());
         }
         return Ok(((cpus as f64 * pct / 100.0).floor() as usize).max(1));

@@ -43,7 +43,12 @@ fn leaf(repo: &Repo) -> String {
         .unwrap()
         .iter()
         .filter(|p| p["layer"] == 0)
-        .max_by_key(|p| (p["transitiveDependents"].as_u64(), p["name"].as_str().map(str::to_string)))
+        .max_by_key(|p| {
+            (
+                p["transitiveDependents"].as_u64(),
+                p["name"].as_str().map(str::to_string),
+            )
+        })
         .unwrap()["name"]
         .as_str()
         .unwrap()
@@ -57,9 +62,16 @@ fn cold_run_builds_every_package_once_then_rerun_is_all_cache_hits() {
     assert_eq!(repo.take_exec_log(), all_packages(&repo));
 
     let out = repo.run_ok(&["run", "build"]);
-    assert_eq!(repo.take_exec_log(), Vec::<String>::new(), "a rerun executes nothing");
+    assert_eq!(
+        repo.take_exec_log(),
+        Vec::<String>::new(),
+        "a rerun executes nothing"
+    );
     let text = stdout(&out);
-    assert!(text.contains("40 cached"), "summary counts the hits:\n{text}");
+    assert!(
+        text.contains("40 cached"),
+        "summary counts the hits:\n{text}"
+    );
 }
 
 #[test]
@@ -75,7 +87,11 @@ fn deleted_outputs_are_restored_byte_identical_with_the_log_replayed() {
     }
     let second = repo.run_ok(&["run", "build"]);
     assert_eq!(repo.take_exec_log(), Vec::<String>::new());
-    assert_eq!(dist_trees(&repo), built, "restored outputs equal the built ones");
+    assert_eq!(
+        dist_trees(&repo),
+        built,
+        "restored outputs equal the built ones"
+    );
 
     // The build prints "<name>: built N files ... -> dist <hash>": replayed on a hit.
     let line = stdout(&first)
@@ -142,7 +158,11 @@ fn corrupt_cache_entry_is_discarded_with_a_warning_and_the_task_rerun() {
         let _ = std::fs::remove_dir_all(entry.unwrap().path().join("dist"));
     }
     let out = repo.run_ok(&["run", "build"]);
-    assert_eq!(repo.take_exec_log().len(), 5, "every corrupt entry was re-run");
+    assert_eq!(
+        repo.take_exec_log().len(),
+        5,
+        "every corrupt entry was re-run"
+    );
     assert!(
         stderr(&out).to_lowercase().contains("corrupt"),
         "a warning names the corruption:\n{}",
@@ -174,11 +194,23 @@ fn env_var_declared_in_the_pipeline_is_part_of_the_key() {
         r#"{ "tasks": { "build": { "dependsOn": ["^build"], "outputs": ["dist/**"], "env": ["API_URL"] } } }"#,
     );
     repo.commit("env");
-    repo.kiln().args(["run", "build"]).env("API_URL", "a").output().unwrap();
+    repo.kiln()
+        .args(["run", "build"])
+        .env("API_URL", "a")
+        .output()
+        .unwrap();
     assert_eq!(repo.take_exec_log().len(), 3);
-    repo.kiln().args(["run", "build"]).env("API_URL", "a").output().unwrap();
+    repo.kiln()
+        .args(["run", "build"])
+        .env("API_URL", "a")
+        .output()
+        .unwrap();
     assert_eq!(repo.take_exec_log().len(), 0);
-    repo.kiln().args(["run", "build"]).env("API_URL", "b").output().unwrap();
+    repo.kiln()
+        .args(["run", "build"])
+        .env("API_URL", "b")
+        .output()
+        .unwrap();
     assert_eq!(repo.take_exec_log().len(), 3);
     // An undeclared variable does not change the key.
     repo.kiln()

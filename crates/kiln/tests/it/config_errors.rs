@@ -37,7 +37,9 @@ fn a_package_cycle_is_an_error_that_prints_the_cycle() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        ["a → b → c → a", "b → c → a → b", "c → a → b → c"].iter().any(|c| err.contains(c)),
+        ["a → b → c → a", "b → c → a → b", "c → a → b → c"]
+            .iter()
+            .any(|c| err.contains(c)),
         "the cycle is printed:\n{err}"
     );
 }
@@ -68,7 +70,10 @@ fn turbo_jsonc_comments_and_trailing_commas_are_accepted() {
 #[test]
 fn an_unknown_kiln_toml_key_names_file_and_line() {
     let repo = npm_repo(r#"{ "tasks": { "build": {} } }"#);
-    repo.write("kiln.toml", "[tasks.build]\noutputs = []\ndepends = [\"^build\"]\n");
+    repo.write(
+        "kiln.toml",
+        "[tasks.build]\noutputs = []\ndepends = [\"^build\"]\n",
+    );
     let out = repo.run(&["run", "build"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

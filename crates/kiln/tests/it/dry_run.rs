@@ -6,12 +6,26 @@ use crate::support::{Repo, stdout};
 fn dry_run_json_has_turbo_fields_and_cache_status_and_runs_nothing() {
     let repo = Repo::generated(12, &["--seed", "21"]);
     let out = repo.run_ok(&["run", "build", "--dry-run=json"]);
-    assert_eq!(repo.take_exec_log(), Vec::<String>::new(), "a dry run executes nothing");
+    assert_eq!(
+        repo.take_exec_log(),
+        Vec::<String>::new(),
+        "a dry run executes nothing"
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let tasks = json["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 12);
     for t in tasks {
-        for field in ["taskId", "task", "package", "hash", "command", "directory", "outputs", "dependencies", "dependents"] {
+        for field in [
+            "taskId",
+            "task",
+            "package",
+            "hash",
+            "command",
+            "directory",
+            "outputs",
+            "dependencies",
+            "dependents",
+        ] {
             assert!(!t[field].is_null(), "field {field} in {t}");
         }
         assert_eq!(t["cache"]["status"], "MISS");

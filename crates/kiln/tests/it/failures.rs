@@ -25,7 +25,11 @@ fn failing_repo() -> Repo {
         );
     };
     let mark = |n: &str| format!("mkdir -p ../../ran && touch ../../ran/{n}");
-    pkg("a", &[], &format!("{} && echo a is failing && exit 3", mark("a")));
+    pkg(
+        "a",
+        &[],
+        &format!("{} && echo a is failing && exit 3", mark("a")),
+    );
     pkg("c", &["a"], &mark("c"));
     pkg("e", &["c"], &mark("e"));
     pkg("b", &[], &mark("b"));
@@ -36,7 +40,10 @@ fn failing_repo() -> Repo {
 
 fn ran(repo: &Repo) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(repo.path("ran"))
-        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -50,7 +57,11 @@ fn fail_fast_starts_nothing_after_the_failure_and_exits_with_its_code() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(ran(&repo), ["a"]);
     assert!(stdout(&out).contains("a:build: a is failing"));
-    assert!(stderr(&out).contains("a#build"), "the failure is named:\n{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a#build"),
+        "the failure is named:\n{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -60,7 +71,10 @@ fn continue_runs_everything_that_does_not_depend_on_the_failure() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(ran(&repo), ["a", "b", "d"]);
     let all = format!("{}{}", stdout(&out), stderr(&out));
-    assert!(all.contains("c#build") && all.contains("skipped"), "skips are reported:\n{all}");
+    assert!(
+        all.contains("c#build") && all.contains("skipped"),
+        "skips are reported:\n{all}"
+    );
 }
 
 #[test]

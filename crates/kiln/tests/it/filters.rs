@@ -16,7 +16,10 @@ fn fixture() -> Repo {
     )
     .write(".gitignore", ".kiln/\nran.log\n");
     let pkg = |dir: &str, name: &str, deps: &[&str]| {
-        let deps: Vec<String> = deps.iter().map(|d| format!("\"{d}\": \"workspace:*\"")).collect();
+        let deps: Vec<String> = deps
+            .iter()
+            .map(|d| format!("\"{d}\": \"workspace:*\""))
+            .collect();
         repo.write(
             &format!("{dir}/package.json"),
             &format!(
@@ -56,7 +59,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[test]
 fn name_with_dependencies_runs_the_closure_in_order() {
     let repo = fixture();
-    assert_eq!(ran(&repo, &["@acme/web..."]), ["@acme/utils", "@acme/ui", "@acme/web"]);
+    assert_eq!(
+        ran(&repo, &["@acme/web..."]),
+        ["@acme/utils", "@acme/ui", "@acme/web"]
+    );
 }
 
 #[test]
@@ -69,9 +75,21 @@ fn dependents_and_exclusions() {
     // `^` drops the package itself.
     assert_eq!(
         sorted(ran(&repo, &["...^@acme/utils"])),
-        ["@acme/api", "@acme/docs", "@acme/ui", "@acme/utils", "@acme/web"]
+        [
+            "@acme/api",
+            "@acme/docs",
+            "@acme/ui",
+            "@acme/utils",
+            "@acme/web"
+        ]
     );
-    assert_eq!(sorted(ran(&repo, &["@acme/*", "!@acme/web", "!@acme/docs", "!@acme/api"])), ["@acme/ui", "@acme/utils"]);
+    assert_eq!(
+        sorted(ran(
+            &repo,
+            &["@acme/*", "!@acme/web", "!@acme/docs", "!@acme/api"]
+        )),
+        ["@acme/ui", "@acme/utils"]
+    );
 }
 
 #[test]
@@ -82,5 +100,8 @@ fn path_filters_and_globs() {
         ["@acme/docs", "@acme/ui", "@acme/utils", "@acme/web"]
     );
     assert_eq!(sorted(ran(&repo, &["./packages/tool"])), ["tool"]);
-    assert_eq!(sorted(ran(&repo, &["tool", "@acme/api"])), ["@acme/api", "@acme/utils", "tool"]);
+    assert_eq!(
+        sorted(ran(&repo, &["tool", "@acme/api"])),
+        ["@acme/api", "@acme/utils", "tool"]
+    );
 }

@@ -23,15 +23,16 @@ fn ctrl_c_stops_every_task_and_its_children() {
         "package.json",
         r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
     )
-    .write("turbo.json", r#"{ "tasks": { "build": { "outputs": [] } } }"#);
+    .write(
+        "turbo.json",
+        r#"{ "tasks": { "build": { "outputs": [] } } }"#,
+    );
     for name in ["one", "two"] {
         // Each task leaves a grandchild in the background, records both pids, says ready,
         // then waits forever.
         repo.write(
             &format!("pkgs/{name}/package.json"),
-            &format!(
-                r#"{{ "name": "{name}", "scripts": {{ "build": "sh ./run.sh" }} }}"#
-            ),
+            &format!(r#"{{ "name": "{name}", "scripts": {{ "build": "sh ./run.sh" }} }}"#),
         )
         .write(
             &format!("pkgs/{name}/run.sh"),
@@ -51,7 +52,10 @@ fn ctrl_c_stops_every_task_and_its_children() {
     let mut lines = BufReader::new(kiln.stdout.take().unwrap()).lines();
     let mut ready = 0;
     while ready < 2 {
-        let line = lines.next().expect("kiln output ended before both tasks were ready").unwrap();
+        let line = lines
+            .next()
+            .expect("kiln output ended before both tasks were ready")
+            .unwrap();
         if line.ends_with("ready") {
             ready += 1;
         }
@@ -77,5 +81,8 @@ fn ctrl_c_stops_every_task_and_its_children() {
     for pid in pids {
         assert!(!alive(pid), "process {pid} outlived kiln");
     }
-    assert!(artifact_blobs(&repo).is_empty(), "nothing interrupted was cached");
+    assert!(
+        artifact_blobs(&repo).is_empty(),
+        "nothing interrupted was cached"
+    );
 }

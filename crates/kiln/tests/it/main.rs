@@ -7,5 +7,6 @@ mod failures;
 mod filters;
 mod interrupt;
 mod outputs;
+mod scripts;
 mod support;
 mod turbo_graph;

@@ -87,12 +87,29 @@ fn restored_outputs_keep_modes_symlinks_and_exclusions() {
 
     let tool = repo.path("tools/gen/out/bin/tool");
     assert_eq!(std::fs::read(&tool).unwrap(), b"#!/bin/sh\necho hi\n");
-    assert_eq!(std::fs::metadata(&tool).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        std::fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let link = repo.path("tools/gen/out/link");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert_eq!(std::fs::read_link(&link).unwrap().to_str(), Some("data.txt"));
-    assert!(repo.path("tools/gen/out/empty").is_dir(), "empty dirs are kept");
-    assert!(!repo.path("tools/gen/out/tmp/scratch").exists(), "`!out/tmp/**` is not cached");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_link(&link).unwrap().to_str(),
+        Some("data.txt")
+    );
+    assert!(
+        repo.path("tools/gen/out/empty").is_dir(),
+        "empty dirs are kept"
+    );
+    assert!(
+        !repo.path("tools/gen/out/tmp/scratch").exists(),
+        "`!out/tmp/**` is not cached"
+    );
     assert_eq!(repo.read("tools/use/out/copy.txt"), b"hello\n");
 }
 

@@ -8,7 +8,7 @@ use tempfile::TempDir;
 
 /// The monorepo generator shared by tests and benchmarks (`../shared/bench/`), or the one
 /// named by `KILN_GEN_MONOREPO`.
-pub fn generator() -> PathBuf {
+pub(crate) fn generator() -> PathBuf {
     if let Ok(p) = std::env::var("KILN_GEN_MONOREPO") {
         return PathBuf::from(p);
     }
@@ -23,21 +23,26 @@ pub fn generator() -> PathBuf {
 }
 
 /// A monorepo in a temp dir that is removed when the test ends.
-pub struct Repo {
+pub(crate) struct Repo {
     _tmp: TempDir,
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
 }
 
 impl Repo {
     /// A generated npm-workspaces monorepo, committed to git.
-    pub fn generated(packages: usize, extra: &[&str]) -> Repo {
+    pub(crate) fn generated(packages: usize, extra: &[&str]) -> Repo {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("repo");
         let status = Command::new("python3")
             .arg(generator())
             .arg("gen")
             .arg(&root)
-            .args(["--packages", &packages.to_string(), "--files-per-package", "3"])
+            .args([
+                "--packages",
+                &packages.to_string(),
+                "--files-per-package",
+                "3",
+            ])
             .args(["--work-ms", "0"])
             .args(extra)
             .stdout(std::process::Stdio::null())
@@ -48,30 +53,30 @@ impl Repo {
     }
 
     /// An empty directory; fill it with [`Repo::write`] then [`Repo::commit`].
-    pub fn empty() -> Repo {
+    pub(crate) fn empty() -> Repo {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("repo");
         std::fs::create_dir_all(&root).unwrap();
         Repo { _tmp: tmp, root }
     }
 
-    pub fn write(&self, rel: &str, text: &str) -> &Self {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> &Self {
         let path = self.root.join(rel);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
         self
     }
 
-    pub fn read(&self, rel: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.root.join(rel)).unwrap()
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
 
     /// `git init` (if needed), add everything, commit.
-    pub fn commit(&self, message: &str) {
+    pub(crate) fn commit(&self, message: &str) {
         if !self.root.join(".git").exists() {
             self.git(&["init", "-q", "-b", "main"]);
             self.git(&["config", "user.name", "kiln tests"]);
@@ -79,21 +84,32 @@ impl Repo {
             self.git(&["config", "commit.gpgsign", "false"]);
         }
         self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--no-verify", "--allow-empty", "-m", message]);
+        self.git(&[
+            "commit",
+            "-q",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+        ]);
     }
 
-    pub fn git(&self, args: &[&str]) -> String {
+    pub(crate) fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
             .args(args)
             .current_dir(&self.root)
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     /// Edit one source file of a generated package (`leaf`, `app`, `mid` or a name).
-    pub fn touch(&self, package: &str) {
+    pub(crate) fn touch(&self, package: &str) {
         let status = Command::new("python3")
             .arg(generator())
             .args(["touch"])
@@ -105,7 +121,7 @@ impl Repo {
     }
 
     /// The package names whose generated build ran since the last call, sorted.
-    pub fn take_exec_log(&self) -> Vec<String> {
+    pub(crate) fn take_exec_log(&self) -> Vec<String> {
         let path = self.root.join(".bench-exec.log");
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let _ = std::fs::remove_file(&path);
@@ -115,23 +131,23 @@ impl Repo {
     }
 
     /// The generator's metadata: every package with its direct dependencies.
-    pub fn meta(&self) -> serde_json::Value {
+    pub(crate) fn meta(&self) -> serde_json::Value {
         serde_json::from_slice(&self.read(".bench-monorepo.json")).unwrap()
     }
 
-    pub fn kiln(&self) -> Command {
+    pub(crate) fn kiln(&self) -> Command {
         let mut cmd = kiln_command();
         cmd.current_dir(&self.root);
         cmd
     }
 
     /// Runs `kiln args…` in the repo and returns its output (whatever the exit code).
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.kiln().args(args).output().unwrap()
     }
 
     /// Runs `kiln args…` and asserts it succeeded.
-    pub fn run_ok(&self, args: &[&str]) -> Output {
+    pub(crate) fn run_ok(&self, args: &[&str]) -> Output {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -145,7 +161,7 @@ impl Repo {
 }
 
 /// The real `kiln` binary, with an environment that does not leak the developer's settings.
-pub fn kiln_command() -> Command {
+pub(crate) fn kiln_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
     cmd.env_remove("KILN_CACHE")
         .env("NO_COLOR", "1")
@@ -155,9 +171,9 @@ pub fn kiln_command() -> Command {
 }
 
 /// The real Turborepo binary, installed from npm into `tools/turbo` by `scripts/test`.
-pub fn turbo_bin() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tools/turbo/node_modules/.bin/turbo");
+pub(crate) fn turbo_bin() -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/turbo/node_modules/.bin/turbo");
     assert!(
         path.exists(),
         "the real turbo is not installed at {}: run `npm ci --prefix tools/turbo` (scripts/test does)",
@@ -166,16 +182,16 @@ pub fn turbo_bin() -> PathBuf {
     path
 }
 
-pub fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Every file under `dir` (relative path → bytes), for byte-for-byte comparisons.
-pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -186,7 +202,11 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if ft.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, std::fs::read(&path).unwrap()));
             }
         }
@@ -196,7 +216,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// All `dist/` trees of a generated monorepo.
-pub fn dist_trees(repo: &Repo) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn dist_trees(repo: &Repo) -> Vec<(String, Vec<u8>)> {
     let mut all = Vec::new();
     let packages = repo.root.join("packages");
     let mut names: Vec<_> = std::fs::read_dir(&packages)
@@ -216,11 +236,13 @@ pub fn dist_trees(repo: &Repo) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Every artifact blob in the repo's local cache.
-pub fn artifact_blobs(repo: &Repo) -> Vec<PathBuf> {
+pub(crate) fn artifact_blobs(repo: &Repo) -> Vec<PathBuf> {
     let mut blobs = Vec::new();
     let mut stack = vec![repo.path(".kiln/cache")];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
