@@ -4,6 +4,7 @@
 #
 #   bench/compare.sh                       # sizes 50 500 2000, results in bench/results/
 #   bench/compare.sh --sizes "50 500" --runs 5
+#   bench/compare.sh --sizes 2000 --scenarios "warm dry"    # only some scenarios
 #
 # Needs: hyperfine, python3, node, npm, git, /usr/bin/time; builds kiln in release mode and
 # installs turbo into tools/turbo if missing.
@@ -13,6 +14,8 @@ repo=$(cd "$here/.." && pwd)
 sizes="50 500 2000"
 runs=5
 cold_runs=""
+scenarios="cold warm edit dry rss"
+reuse=0
 work="${TMPDIR:-/tmp}/kiln-bench"
 gen="${KILN_GEN_MONOREPO:-$repo/../shared/bench/gen-monorepo.py}"
 while [ $# -gt 0 ]; do
@@ -21,6 +24,8 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --cold-runs) cold_runs="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
+    --scenarios) scenarios="$2"; shift 2 ;;
+    --reuse) reuse=1; shift ;;   # keep the monorepos (and caches) of an earlier run in --work
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,11 +51,13 @@ mkdir -p "$results"
 
 for n in $sizes; do
   base="$work/base-$n"
-  python3 "$gen" gen "$base" --packages "$n" --force >/dev/null
-  for tool in kiln turbo; do
-    rm -rf "$work/$tool-$n"
-    cp -a "$base" "$work/$tool-$n"
-  done
+  if [ "$reuse" = 0 ] || [ ! -d "$work/kiln-$n" ] || [ ! -d "$work/turbo-$n" ]; then
+    python3 "$gen" gen "$base" --packages "$n" --force >/dev/null
+    for tool in kiln turbo; do
+      rm -rf "$work/$tool-$n"
+      cp -a "$base" "$work/$tool-$n"
+    done
+  fi
   k="$work/kiln-$n"
   t="$work/turbo-$n"
   clean_k="rm -rf $k/.kiln $k/packages/*/dist $k/.bench-exec.log"
@@ -58,17 +65,28 @@ for n in $sizes; do
   run_k="$kiln --cwd $k run build"
   run_t="cd $t && $turbo run build"
   cr=${cold_runs:-$([ "$n" -ge 2000 ] && echo 1 || echo 3)}
-  hf() { hyperfine --style basic --export-json "$results/$1-$n.json" "${@:2}"; }
+  hf() {
+    case " $scenarios " in *" $1 "*) ;; *) return 0 ;; esac
+    hyperfine --style basic --export-json "$results/$1-$n.json" "${@:2}"
+  }
+  # warm, edit and dry need a built tree and a filled cache.
+  case " $scenarios " in
+    *" cold "*) ;;
+    *) sh -c "$run_k" >/dev/null 2>&1; sh -c "$run_t" >/dev/null 2>&1 ;;
+  esac
 
   hf cold --runs "$cr" --prepare "$clean_k" -n kiln "$run_k" --prepare "$clean_t" -n turbo "$run_t"
   hf warm --runs "$runs" --warmup 1 -n kiln "$run_k" -n turbo "$run_t"
-  hf edit --runs "$runs" \
+  # An edit of the most depended-on leaf rebuilds a large part of the graph: as costly as a
+  # cold build at scale, so it gets as few runs.
+  hf edit --runs "$cr" \
     --prepare "python3 $gen touch $k --package leaf --quiet" -n kiln "$run_k" \
     --prepare "python3 $gen touch $t --package leaf --quiet" -n turbo "$run_t"
   hf dry --runs "$runs" --warmup 1 -n kiln "$kiln --cwd $k run build --dry-run=json" \
     -n turbo "cd $t && $turbo run build --dry=json"
 
   # Peak memory (max RSS, KiB) of a full-cache rerun and of a cold build.
+  case " $scenarios " in *" rss "*) ;; *) continue ;; esac
   for tool in kiln turbo; do
     if [ $tool = kiln ]; then run=$run_k; clean=$clean_k; else run=$run_t; clean=$clean_t; fi
     warm_rss=$( { /usr/bin/time -f '%M' sh -c "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)

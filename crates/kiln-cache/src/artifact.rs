@@ -98,7 +98,8 @@ pub(crate) fn digest_mismatch(expected: &BlobDigest, actual: &BlobDigest) -> Str
 /// Packs the outputs of a task run in `package_dir` and its `log` into an artifact.
 ///
 /// `outputs` are globs relative to the package (`dist/**`, `!dist/cache/**`); see
-/// [`OutputGlobs`]. The blob is written to a temporary file in `scratch_dir`, which should be
+/// [`OutputGlobs`]. `nested` are the package-relative directories of the packages inside this
+/// one (every other package, for the root package): nothing in them is packed. The blob is written to a temporary file in `scratch_dir`, which should be
 /// on the same filesystem as the store it goes to ([`crate::LocalStore::scratch_dir`]) so that
 /// storing it is a link or rename rather than a copy. Fifos, sockets and devices among the
 /// outputs are skipped with a warning.
@@ -106,11 +107,12 @@ pub(crate) fn digest_mismatch(expected: &BlobDigest, actual: &BlobDigest) -> Str
 pub fn pack(
     package_dir: &Path,
     outputs: &[String],
+    nested: &[String],
     log: &[u8],
     info: &ArtifactInfo,
     scratch_dir: &Path,
 ) -> Result<PackedArtifact, CacheError> {
-    let globs = OutputGlobs::new(outputs)?;
+    let globs = OutputGlobs::with_nested(outputs, nested)?;
     let fail = |source: io::Error| CacheError::Pack {
         package_dir: package_dir.to_path_buf(),
         source,

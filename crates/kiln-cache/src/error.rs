@@ -45,6 +45,9 @@ pub enum CacheError {
         source: io::Error,
     },
 
+    /// Writing into the package failed, or something on disk is in the way (a symlink or file
+    /// where the artifact needs a directory, a directory where it has a file). The entry is
+    /// fine and kept; run the task.
     #[error("cannot restore cache entry `{key}` into {package_dir}")]
     Restore {
         key: String,

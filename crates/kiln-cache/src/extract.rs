@@ -1,4 +1,4 @@
-//! Restoring an artifact, trusting nothing in it.
+//! Restoring an artifact, trusting nothing in it, disturbing nothing that is already right.
 //!
 //! A blob comes from disk or from a remote cache; either may be damaged or, for a remote,
 //! hostile. Restoring therefore takes two passes over the same open file (so the bytes checked
@@ -9,32 +9,51 @@
 //!    artifact if any entry is not `log` or `outputs/<rel>`, if `<rel>` is not normalised
 //!    (empty, `.` or `..` components, absolute), if it is not one of the task's declared
 //!    outputs, if it is a hard link, device, fifo or anything but a file, directory or
-//!    symlink, if it would be written through a symlink or file created by an earlier entry,
-//!    or if the archive expands past the size limit. Nothing is written in this pass, so a
-//!    refused artifact (or a decompression bomb) leaves the package untouched.
-//! 2. **Unpack** ([`unpack`]): remove the outputs currently on disk (only paths the output
-//!    globs match, never following symlinks), then write each entry to its final path. Every
-//!    parent directory is checked with `lstat` on the way down (cached per restore), so a
-//!    symlink already on disk is never written through either; files are created with
-//!    `O_EXCL`, which does not follow a symlink at the final component. Directory modes are
-//!    applied last, deepest first, so a read-only directory can still be filled.
+//!    symlink, if it lies in a nested package, if it would be written through a symlink or
+//!    file created by an earlier entry, or if the archive expands past the size limit. For a
+//!    restore it also records what each output must be: a file's mode, size and the BLAKE3
+//!    digest of its content, a symlink's target, a directory's mode. Nothing is written in
+//!    this pass, so a refused artifact (or a decompression bomb) leaves the package untouched.
+//! 2. **Unpack** ([`unpack`], in `extract/unpack.rs`): make the package's outputs what the
+//!    scan recorded, touching only what differs. Another kiln process on the same repository
+//!    may have just built or restored the same outputs, and one of its tasks may be reading
+//!    them right now: deleting and rewriting identical files would be wasted work and would
+//!    make them vanish under that reader. So an output already on disk with the same kind,
+//!    mode and content (symlink: target) is left alone, inode, mtime and all; a directory the
+//!    artifact holds is kept. Outputs the artifact lacks, or holds as another kind, are
+//!    removed (only paths the output globs match, never following symlinks, deepest first).
+//!    A missing or different file or symlink is written to a fresh temp name (`O_EXCL`) in
+//!    its final directory and renamed over the old one, so a reader sees the old or the new
+//!    content, never a missing or half-written file, and the rename replaces a symlink or
+//!    hard link instead of writing through it. Every parent directory is checked with `lstat`
+//!    on the way down (cached per restore), so a symlink already on disk is never written
+//!    through, nor read through for the comparison. Directory modes are applied last, deepest
+//!    first, so a read-only directory can still be filled. What the disk holds (a symlink or
+//!    file where a directory goes, a directory where a file goes) is the package's problem,
+//!    not the artifact's: it fails the restore as I/O and the entry is kept (evicting a valid
+//!    entry would only repeat on every run).
 //!
-//! The scan costs a second decompression. It buys the guarantee that a bad artifact never
+//! The scan costs a second decompression, plus a BLAKE3 pass over the content for a restore
+//! (not for [`crate::LocalStore::read_log`]). It buys the guarantee that a bad artifact never
 //! leaves a half-restored package, which the alternative (checking while extracting) cannot
-//! give. zstd decompresses at well over 1 GB/s, so small artifacts, the common case, pay
-//! microseconds.
+//! give. zstd decompresses at well over 1 GB/s and BLAKE3 hashes faster still, so small
+//! artifacts, the common case, pay microseconds. Comparing reads each existing output once;
+//! restores are off the hot path (an unchanged outputs fingerprint skips them entirely).
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::artifact::{LOG_ENTRY, OUTPUTS_PREFIX, digest_mismatch};
 use crate::digest::HashingReader;
 use crate::meta::ArtifactMeta;
-use crate::outputs::{Kind, OutputGlobs};
+use crate::outputs::OutputGlobs;
+
+mod unpack;
+
+pub(crate) use unpack::unpack;
 
 /// Why an artifact could not be restored. The store turns these into [`crate::CacheError`]s
 /// carrying the key (and evicts the entry for all but `Io`).
@@ -50,6 +69,14 @@ pub(crate) enum Refusal {
     Io(io::Error),
 }
 
+/// Whether the scan hashes file contents: a restore compares them with the disk, reading
+/// the log does not need them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Contents {
+    Digest,
+    Skip,
+}
+
 enum Item {
     Log,
     Output { rel: String, entry: Entry },
@@ -61,12 +88,31 @@ enum Entry {
     Symlink { target: PathBuf },
 }
 
+/// What the artifact holds at one output path.
+#[derive(Debug)]
+enum Planned {
+    /// `digest` is `None` when the scan skipped contents: such a file never counts as
+    /// identical to the disk.
+    File {
+        mode: u32,
+        size: u64,
+        digest: Option<blake3::Hash>,
+    },
+    Dir {
+        mode: u32,
+    },
+    Symlink {
+        target: PathBuf,
+    },
+}
+
 /// What the scan learnt about an artifact it accepted.
 pub(crate) struct Scanned {
     pub(crate) log: Vec<u8>,
+    /// Every output entry, by package-relative path.
+    outputs: HashMap<String, Planned>,
     /// Every directory the artifact will hold, declared or implied by a deeper entry. Stale
-    /// removal keeps these (emptied) rather than removing and recreating them: on a full-cache
-    /// rerun that saves two directory operations per restored directory.
+    /// removal keeps these rather than removing and recreating them.
     dirs: HashSet<String>,
 }
 
@@ -76,10 +122,11 @@ pub(crate) fn scan(
     meta: &ArtifactMeta,
     globs: &OutputGlobs,
     limit: u64,
+    contents: Contents,
 ) -> Result<Scanned, Refusal> {
     let mut hashing = HashingReader::new(blob);
     let exceeded = Cell::new(false);
-    let outcome = scan_entries(&mut hashing, globs, limit, &exceeded);
+    let outcome = scan_entries(&mut hashing, globs, limit, contents, &exceeded);
     let actual = hashing
         .drain()
         .map_err(|e| Refusal::Corrupt(format!("unreadable blob: {e}")))?;
@@ -100,6 +147,7 @@ fn scan_entries(
     reader: impl Read,
     globs: &OutputGlobs,
     limit: u64,
+    contents: Contents,
     exceeded: &Cell<bool>,
 ) -> Result<(Scanned, u64), Refusal> {
     let failed = |e: io::Error| {
@@ -117,8 +165,7 @@ fn scan_entries(
     });
     let mut log = None;
     let mut files = 0;
-    // Every output path seen so far, and whether it was a directory.
-    let mut seen: HashMap<String, bool> = HashMap::new();
+    let mut outputs: HashMap<String, Planned> = HashMap::new();
     for entry in archive.entries().map_err(failed)? {
         let mut entry = entry.map_err(failed)?;
         match classify(&entry, globs)? {
@@ -130,205 +177,54 @@ fn scan_entries(
                 entry.read_to_end(&mut buf).map_err(failed)?;
                 log = Some(buf);
             }
-            Item::Output { rel, entry } => {
+            Item::Output { rel, entry: kind } => {
                 for parent in ancestors(&rel) {
-                    if seen.get(parent) == Some(&false) {
+                    if outputs
+                        .get(parent)
+                        .is_some_and(|p| !matches!(p, Planned::Dir { .. }))
+                    {
                         return Err(unsafe_entry(
                             &rel,
                             "a parent is a symlink or file in the same artifact",
                         ));
                     }
                 }
-                let is_dir = matches!(entry, Entry::Dir { .. });
-                if seen.insert(rel.clone(), is_dir).is_some() {
+                if outputs.contains_key(&rel) {
                     return Err(unsafe_entry(&rel, "appears twice"));
                 }
-                files += u64::from(!is_dir);
+                let planned = match kind {
+                    Entry::File { mode } => {
+                        let digest = match contents {
+                            Contents::Digest => {
+                                let mut hasher = blake3::Hasher::new();
+                                io::copy(&mut entry, &mut hasher).map_err(failed)?;
+                                Some(hasher.finalize())
+                            }
+                            Contents::Skip => None,
+                        };
+                        Planned::File {
+                            mode,
+                            size: entry.size(),
+                            digest,
+                        }
+                    }
+                    Entry::Dir { mode } => Planned::Dir { mode },
+                    Entry::Symlink { target } => Planned::Symlink { target },
+                };
+                files += u64::from(!matches!(planned, Planned::Dir { .. }));
+                outputs.insert(rel, planned);
             }
         }
     }
     let log = log.ok_or_else(|| Refusal::Corrupt("no log entry".into()))?;
     let mut dirs = HashSet::new();
-    for (rel, is_dir) in &seen {
-        if *is_dir {
+    for (rel, planned) in &outputs {
+        if matches!(planned, Planned::Dir { .. }) {
             dirs.insert(rel.clone());
         }
         dirs.extend(ancestors(rel).map(str::to_string));
     }
-    Ok((Scanned { log, dirs }, files))
-}
-
-/// Pass 2: replaces the outputs in `package_dir` with the artifact's; returns the number of
-/// files and symlinks written. Only call it on a blob [`scan`] accepted.
-pub(crate) fn unpack(
-    blob: &std::fs::File,
-    scanned: &Scanned,
-    package_dir: &Path,
-    globs: &OutputGlobs,
-    limit: u64,
-) -> Result<usize, Refusal> {
-    let mut reader = blob;
-    reader.rewind().map_err(Refusal::Io)?;
-    fs_err::create_dir_all(package_dir).map_err(Refusal::Io)?;
-    remove_stale(package_dir, globs, &scanned.dirs).map_err(Refusal::Io)?;
-
-    let exceeded = Cell::new(false);
-    let decoder =
-        zstd::Decoder::new(io::BufReader::with_capacity(64 * 1024, reader)).map_err(Refusal::Io)?;
-    let mut archive = tar::Archive::new(Limited {
-        inner: decoder,
-        remaining: limit,
-        exceeded: &exceeded,
-    });
-    let mut dirs = Dirs {
-        package_dir,
-        verified: HashSet::new(),
-    };
-    let mut modes = Vec::new();
-    let mut files = 0;
-    let read_failed = |e: io::Error| {
-        if exceeded.get() {
-            Refusal::TooLarge
-        } else {
-            Refusal::Io(e)
-        }
-    };
-    for entry in archive.entries().map_err(read_failed)? {
-        let mut entry = entry.map_err(read_failed)?;
-        let Item::Output { rel, entry: kind } = classify(&entry, globs)? else {
-            continue;
-        };
-        dirs.ensure_parents(&rel)?;
-        let path = package_dir.join(&rel);
-        match kind {
-            Entry::File { mode } => {
-                let mut file = create_new(&path, &rel, |p| fs_err::File::create_new(p))?;
-                io::copy(&mut entry, &mut file).map_err(read_failed)?;
-                file.set_permissions(std::fs::Permissions::from_mode(mode))
-                    .map_err(Refusal::Io)?;
-                files += 1;
-            }
-            Entry::Symlink { target } => {
-                create_new(&path, &rel, |p| fs_err::os::unix::fs::symlink(&target, p))?;
-                files += 1;
-            }
-            Entry::Dir { mode } => {
-                dirs.ensure_dir(&rel)?;
-                modes.push((path, mode));
-            }
-        }
-    }
-    // Deepest first, so restricting a parent never blocks setting a child.
-    modes.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
-    for (path, mode) in modes {
-        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-            .map_err(Refusal::Io)?;
-    }
-    Ok(files)
-}
-
-/// Removes every output now on disk, deepest first; a directory still holding excluded
-/// files is kept, and so is one in `keep` (the artifact brings it back anyway).
-fn remove_stale(package_dir: &Path, globs: &OutputGlobs, keep: &HashSet<String>) -> io::Result<()> {
-    for found in globs.find(package_dir)?.iter().rev() {
-        let path = package_dir.join(&found.rel);
-        let removed = match found.kind {
-            Kind::Dir if keep.contains(&found.rel) => Ok(()),
-            Kind::Dir => fs_err::remove_dir(&path),
-            Kind::File | Kind::Symlink | Kind::Other => fs_err::remove_file(&path),
-        };
-        match removed {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::DirectoryNotEmpty
-                ) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Creates `path` with `create` (which must fail if it exists); something non-directory in
-/// the way is removed once and the creation retried.
-fn create_new<T>(
-    path: &Path,
-    rel: &str,
-    create: impl Fn(&Path) -> io::Result<T>,
-) -> Result<T, Refusal> {
-    match create(path) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let meta = fs_err::symlink_metadata(path).map_err(Refusal::Io)?;
-            if meta.is_dir() {
-                return Err(unsafe_entry(rel, "a directory is in the way"));
-            }
-            fs_err::remove_file(path).map_err(Refusal::Io)?;
-            create(path).map_err(Refusal::Io)
-        }
-        other => other.map_err(Refusal::Io),
-    }
-}
-
-/// Directories inside the package known to be real directories during this restore.
-struct Dirs<'a> {
-    package_dir: &'a Path,
-    verified: HashSet<String>,
-}
-
-impl Dirs<'_> {
-    fn ensure_parents(&mut self, rel: &str) -> Result<(), Refusal> {
-        let parents: Vec<&str> = ancestors(rel).collect();
-        for parent in parents.into_iter().rev() {
-            self.ensure_dir(parent)?;
-        }
-        Ok(())
-    }
-
-    /// Makes `rel` a directory, refusing if a symlink (or anything but a directory) is there.
-    fn ensure_dir(&mut self, rel: &str) -> Result<(), Refusal> {
-        if self.verified.contains(rel) {
-            return Ok(());
-        }
-        let path = self.package_dir.join(rel);
-        match fs_err::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(unsafe_entry(
-                    rel,
-                    "is a symlink on disk, not written through",
-                ));
-            }
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(unsafe_entry(
-                    rel,
-                    "is a file on disk where a directory is needed",
-                ));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match fs_err::create_dir(&path) {
-                    Ok(()) => {}
-                    // Another entry or process made it meanwhile; check what it is.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        return self.ensure_dir_exists(rel);
-                    }
-                    Err(e) => return Err(Refusal::Io(e)),
-                }
-            }
-            Err(e) => return Err(Refusal::Io(e)),
-        }
-        self.verified.insert(rel.to_string());
-        Ok(())
-    }
-
-    fn ensure_dir_exists(&mut self, rel: &str) -> Result<(), Refusal> {
-        let meta = fs_err::symlink_metadata(self.package_dir.join(rel)).map_err(Refusal::Io)?;
-        if !meta.is_dir() {
-            return Err(unsafe_entry(rel, "is not a directory on disk"));
-        }
-        self.verified.insert(rel.to_string());
-        Ok(())
-    }
+    Ok((Scanned { log, outputs, dirs }, files))
 }
 
 fn classify<R: Read>(entry: &tar::Entry<'_, R>, globs: &OutputGlobs) -> Result<Item, Refusal> {
@@ -362,6 +258,9 @@ fn classify<R: Read>(entry: &tar::Entry<'_, R>, globs: &OutputGlobs) -> Result<I
     {
         return Err(unsafe_entry(name, "path is not relative and normalised"));
     }
+    if globs.in_nested(rel) {
+        return Err(unsafe_entry(name, "inside a nested package"));
+    }
     if !globs.matches(rel) {
         return Err(unsafe_entry(name, "not one of the task's declared outputs"));
     }
@@ -391,6 +290,15 @@ fn classify<R: Read>(entry: &tar::Entry<'_, R>, globs: &OutputGlobs) -> Result<I
         rel: rel.to_string(),
         entry,
     })
+}
+
+/// Something on disk (not in the artifact) stops the restore: the entry stays valid, so this
+/// is an I/O failure, never a reason to evict.
+fn on_disk(path: &Path, what: &str) -> Refusal {
+    Refusal::Io(io::Error::other(format!(
+        "{} {what} (remove it, or run the task)",
+        path.display()
+    )))
 }
 
 fn unsafe_entry(entry: &str, reason: &'static str) -> Refusal {

@@ -12,8 +12,17 @@
 //! back from user space (`touch -d` moves mtime, and in doing so bumps ctime); replacing a file
 //! changes its inode; adding or removing an entry changes its directory's mtime, and output
 //! directories are recorded too. A path that is gone, or any difference at all, means
-//! "restore". Extra files appearing in a directory that is not itself an output are not
-//! detected; they are not part of the artifact either way.
+//! "restore".
+//!
+//! What is *not* there matters as much, because a restore would remove it: an output file
+//! appearing later must be noticed. So the fingerprint also records the directories the walk
+//! went through without them being outputs (`dist` for `dist/*.js`, the package itself for
+//! `*.tsbuildinfo`; a new entry changes their mtime), and each output base that was absent
+//! (`build` for `build/**` when there was no `build/`): such an entry fails once the path
+//! exists. Nested packages are skipped as by every other walk (see `outputs.rs`).
+//!
+//! Records carry a [`version`](FINGERPRINT_VERSION); one written by an older kiln (which did
+//! not record the above) parses but never matches.
 //!
 //! The one hole is time granularity ("racy clean", as git calls it): file timestamps come
 //! from a coarse clock, so a write in the same tick as the recorded one leaves the stat
@@ -31,22 +40,43 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CacheError;
-use crate::outputs::{Kind, OutputGlobs};
+use crate::outputs::{Kind, OutputGlobs, base_exists};
 
 /// How recent a change must be for its stat alone not to be trusted.
 pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 
+/// Version of what a fingerprint records; a record of another version never matches.
+pub const FINGERPRINT_VERSION: u32 = 2;
+
 /// The stat of every output of one task, as kiln left them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputsFingerprint {
+    /// [`FINGERPRINT_VERSION`] of the writer; absent (0) in records older than the field.
+    #[serde(default)]
+    version: u32,
     /// When the entries were last known to hold their recorded content (system clock, ns).
     checked_ns: i128,
     entries: Vec<Entry>,
 }
 
+impl Default for OutputsFingerprint {
+    /// No outputs: always matches.
+    fn default() -> Self {
+        Self {
+            version: FINGERPRINT_VERSION,
+            checked_ns: 0,
+            entries: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Entry {
     path: String,
+    /// The path did not exist: the entry holds as long as it still does not (`stat` and
+    /// `content` are unused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    absent: bool,
     stat: Stat,
     /// BLAKE3 of the content (file), target (symlink) or sorted entry names (directory).
     content: String,
@@ -82,7 +112,7 @@ fn content_digest(path: &Path, kind: u8) -> io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Stat {
     kind: u8,
     size: u64,
@@ -117,17 +147,23 @@ impl Stat {
 }
 
 impl OutputsFingerprint {
-    /// Records the outputs (matched by `outputs`) now present under `package_dir`.
-    pub fn take(package_dir: &Path, outputs: &[String]) -> Result<Self, CacheError> {
+    /// Records the outputs (matched by `outputs`) now present under `package_dir`, the
+    /// directories walked to find them and the output bases that are absent. `nested` are the
+    /// package-relative directories of the packages inside this one: never looked at.
+    pub fn take(
+        package_dir: &Path,
+        outputs: &[String],
+        nested: &[String],
+    ) -> Result<Self, CacheError> {
         let checked_ns = now_ns();
-        let globs = OutputGlobs::new(outputs)?;
+        let globs = OutputGlobs::with_nested(outputs, nested)?;
         let fail = |source: io::Error| CacheError::Pack {
             package_dir: package_dir.to_path_buf(),
             source,
         };
-        let found = globs.find(package_dir).map_err(fail)?;
-        let mut entries = Vec::with_capacity(found.len());
-        for f in found {
+        let walk = globs.walk(package_dir).map_err(fail)?;
+        let mut entries = Vec::with_capacity(walk.outputs.len() + walk.looked_at.len());
+        for f in walk.looked_at.into_iter().chain(walk.outputs) {
             if f.kind == Kind::Other {
                 continue;
             }
@@ -136,11 +172,19 @@ impl OutputsFingerprint {
             let content = content_digest(&path, stat.kind).map_err(fail)?;
             entries.push(Entry {
                 path: f.rel,
+                absent: false,
                 stat,
                 content,
             });
         }
+        entries.extend(walk.absent_bases.into_iter().map(|path| Entry {
+            path,
+            absent: true,
+            stat: Stat::default(),
+            content: String::new(),
+        }));
         Ok(OutputsFingerprint {
+            version: FINGERPRINT_VERSION,
             checked_ns,
             entries,
         })
@@ -148,10 +192,18 @@ impl OutputsFingerprint {
 
     /// Whether every recorded output is still exactly as recorded: same stat, and for an
     /// entry changed within [`RACY_WINDOW`] of the last check, the same content. An empty
-    /// fingerprint (a task without outputs) always matches: there is nothing to restore.
+    /// fingerprint (a task without outputs) always matches: there is nothing to restore. A
+    /// recorded absence holds while the path is still absent. A record of another
+    /// [`FINGERPRINT_VERSION`] never matches.
     pub fn still_matches(&self, package_dir: &Path) -> bool {
+        if self.version != FINGERPRINT_VERSION {
+            return false;
+        }
         let racy_after = self.checked_ns - RACY_WINDOW.as_nanos() as i128;
         self.entries.iter().all(|e| {
+            if e.absent {
+                return !base_exists(package_dir, &e.path);
+            }
             let path = package_dir.join(&e.path);
             let Ok(stat) = Stat::of(&path) else {
                 return false;
@@ -175,10 +227,10 @@ impl OutputsFingerprint {
         let racy_after = self.checked_ns - RACY_WINDOW.as_nanos() as i128;
         self.entries
             .iter()
-            .any(|e| e.stat.ctime_ns >= racy_after || e.stat.mtime_ns >= racy_after)
+            .any(|e| !e.absent && (e.stat.ctime_ns >= racy_after || e.stat.mtime_ns >= racy_after))
     }
 
-    /// How many paths are recorded.
+    /// How many paths are recorded (outputs, directories walked, absent bases).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -210,7 +262,7 @@ mod tests {
     #[test]
     fn unchanged_outputs_match() {
         let dir = fixture();
-        let fp = OutputsFingerprint::take(dir.path(), &outputs()).unwrap();
+        let fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
         assert_eq!(fp.len(), 4, "dist, dist/a.js, dist/sub, dist/sub/b.js");
         assert!(fp.still_matches(dir.path()));
         // Non-outputs may change freely.
@@ -232,7 +284,7 @@ mod tests {
         ];
         for change in changes {
             let dir = fixture();
-            let fp = OutputsFingerprint::take(dir.path(), &outputs()).unwrap();
+            let fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
             change(dir.path());
             assert!(!fp.still_matches(dir.path()));
         }
@@ -241,7 +293,7 @@ mod tests {
     #[test]
     fn a_same_tick_rewrite_is_caught_by_the_content_check() {
         let dir = fixture();
-        let mut fp = OutputsFingerprint::take(dir.path(), &outputs()).unwrap();
+        let mut fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
         assert!(fp.is_racy(), "just written");
         // Forge the worst case: the file changes but its stat is recorded as unchanged.
         fs_err::write(dir.path().join("dist/a.js"), "b").unwrap();
@@ -257,7 +309,7 @@ mod tests {
     #[test]
     fn old_entries_are_trusted_on_stat_alone() {
         let dir = fixture();
-        let mut fp = OutputsFingerprint::take(dir.path(), &outputs()).unwrap();
+        let mut fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
         fp.checked_ns += 10 * RACY_WINDOW.as_nanos() as i128;
         assert!(!fp.is_racy());
         for e in &mut fp.entries {
@@ -269,8 +321,72 @@ mod tests {
     #[test]
     fn no_outputs_always_match() {
         let dir = fixture();
-        let fp = OutputsFingerprint::take(dir.path(), &[]).unwrap();
+        let fp = OutputsFingerprint::take(dir.path(), &[], &[]).unwrap();
         assert!(fp.is_empty());
         assert!(fp.still_matches(dir.path()));
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_absent_output_base_that_appears_is_seen() {
+        let dir = fixture();
+        let outs = strings(&["dist/**", "build/**"]);
+        let fp = OutputsFingerprint::take(dir.path(), &outs, &[]).unwrap();
+        assert!(fp.still_matches(dir.path()));
+        fs_err::create_dir_all(dir.path().join("build")).unwrap();
+        fs_err::write(dir.path().join("build/stale.js"), "s").unwrap();
+        assert!(
+            !fp.still_matches(dir.path()),
+            "a restore would remove build/"
+        );
+    }
+
+    #[test]
+    fn a_new_output_in_a_directory_walked_through_is_seen() {
+        let dir = fixture();
+        let outs = strings(&["dist/*.js"]);
+        let fp = OutputsFingerprint::take(dir.path(), &outs, &[]).unwrap();
+        assert!(fp.still_matches(dir.path()));
+        fs_err::write(dir.path().join("dist/new.js"), "n").unwrap();
+        assert!(!fp.still_matches(dir.path()));
+    }
+
+    #[test]
+    fn a_bare_directory_output_is_fingerprinted_whole() {
+        let dir = fixture();
+        let fp = OutputsFingerprint::take(dir.path(), &strings(&["dist/"]), &[]).unwrap();
+        assert_eq!(fp.len(), 4, "dist, dist/a.js, dist/sub, dist/sub/b.js");
+        fs_err::write(dir.path().join("dist/sub/b.js"), "changed").unwrap();
+        assert!(!fp.still_matches(dir.path()));
+    }
+
+    #[test]
+    fn nested_packages_are_not_fingerprinted() {
+        let dir = fixture();
+        fs_err::create_dir_all(dir.path().join("packages/a")).unwrap();
+        let outs = strings(&["**/*.tsbuildinfo"]);
+        let nested = strings(&["packages/a"]);
+        let fp = OutputsFingerprint::take(dir.path(), &outs, &nested).unwrap();
+        assert!(fp.entries.iter().all(|e| !e.path.starts_with("packages/a")));
+        fs_err::write(dir.path().join("packages/a/x.tsbuildinfo"), "x").unwrap();
+        assert!(fp.still_matches(dir.path()), "another package's output");
+        fs_err::write(dir.path().join("x.tsbuildinfo"), "x").unwrap();
+        assert!(!fp.still_matches(dir.path()), "our own new output");
+    }
+
+    #[test]
+    fn a_record_from_an_older_version_never_matches() {
+        let dir = fixture();
+        let fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
+        let mut json: serde_json::Value = serde_json::to_value(&fp).unwrap();
+        json.as_object_mut().unwrap().remove("version");
+        let old: OutputsFingerprint = serde_json::from_value(json).unwrap();
+        assert!(!old.still_matches(dir.path()));
+        let round_trip: OutputsFingerprint =
+            serde_json::from_str(&serde_json::to_string(&fp).unwrap()).unwrap();
+        assert!(round_trip.still_matches(dir.path()));
     }
 }

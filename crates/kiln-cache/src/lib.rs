@@ -4,14 +4,17 @@
 //! In the flow (discover → plan → hash → schedule → **execute-or-restore** → record) this crate
 //! serves the fifth stage. On a miss, `kiln-run` runs the task, then [`pack`]s its declared
 //! outputs and its log into a [`PackedArtifact`] (a zstd tar plus [`ArtifactMeta`]) and
-//! [`LocalStore::put`]s it. On a hit, [`LocalStore::restore`] verifies the blob's digest,
-//! checks every entry, replaces the package's outputs and hands back the log to replay.
+//! [`LocalStore::put`]s it ([`LocalStore::put_replacing`] under `--force`, so a fresh result
+//! repairs a bad entry). On a hit, [`LocalStore::restore`] verifies the blob's digest,
+//! checks every entry, brings the package's outputs in line (leaving identical ones
+//! untouched, so a concurrent reader is never disturbed) and hands back the log to replay.
 //!
 //! Main types: [`LocalStore`] (layout documented on it), [`PackedArtifact`], [`ArtifactMeta`],
 //! [`OutputGlobs`] (what counts as an output), [`CacheStore`] (contracts for tiers),
 //! [`CacheError`]. The format and the restore checks are described in the design notes of
 //! `artifact.rs` and `extract.rs`. The crate knows nothing of graphs or processes: it is given
-//! a key, a package directory and output globs.
+//! a key, a package directory, output globs and the directories of the packages nested in it
+//! (which no walk, pack, restore or fingerprint ever enters).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), kiln_cache::CacheError> {
@@ -22,9 +25,12 @@
 //! let outputs = vec!["dist/**".to_string(), "!dist/cache/**".to_string()];
 //! let key = "9f2c…".to_string();
 //! let info = ArtifactInfo { key: key.clone(), duration_ms: 4200, exit_code: 0 };
-//! let packed = pack(Path::new("repo/packages/web"), &outputs, b"built\n", &info, store.scratch_dir())?;
-//! store.put(&key, &packed)?;
-//! let restored = store.restore(&key, Path::new("repo/packages/web"), &outputs)?;
+//! let pkg = Path::new("repo/packages/web");
+//! // Directories of packages nested in this one (all others, for the root package).
+//! let nested: Vec<String> = vec![];
+//! let packed = pack(pkg, &outputs, &nested, b"built\n", &info, store.scratch_dir())?;
+//! store.put(&key, &packed)?; // `put_replacing` under `--force`
+//! let restored = store.restore(&key, pkg, &outputs, &nested)?;
 //! assert_eq!(restored.log, b"built\n");
 //! # Ok(()) }
 //! ```
@@ -42,8 +48,10 @@ mod store;
 pub use artifact::{PackedArtifact, pack};
 pub use digest::BlobDigest;
 pub use error::CacheError;
-pub use fingerprint::{OutputsFingerprint, RACY_WINDOW};
-pub use local::{DEFAULT_MAX_UNPACKED_BYTES, LocalStore, LocalStoreOptions, Restored};
+pub use fingerprint::{FINGERPRINT_VERSION, OutputsFingerprint, RACY_WINDOW};
+pub use local::{
+    DEFAULT_MAX_UNPACKED_BYTES, LocalStore, LocalStoreOptions, Restored, STALE_TEMP_AGE,
+};
 pub use meta::{ArtifactInfo, ArtifactMeta, FORMAT_VERSION};
 pub use outputs::OutputGlobs;
 pub use store::CacheStore;

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use tempfile::{Builder, TempPath};
 use tracing::instrument;
@@ -9,10 +10,15 @@ use tracing::instrument;
 use crate::artifact::PackedArtifact;
 use crate::digest::BlobDigest;
 use crate::error::CacheError;
-use crate::extract::{self, Refusal};
+use crate::extract::{self, Contents, Refusal};
 use crate::meta::{ArtifactMeta, FORMAT_VERSION};
 use crate::outputs::OutputGlobs;
 use crate::store::CacheStore;
+
+mod scratch;
+
+pub use scratch::STALE_TEMP_AGE;
+use scratch::remove_stale_temp_files;
 
 /// Default for [`LocalStoreOptions::max_unpacked_bytes`]: 10 GiB.
 pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 10 << 30;
@@ -38,8 +44,14 @@ impl Default for LocalStoreOptions {
 pub struct Restored {
     /// The task's captured output, to replay.
     pub log: Vec<u8>,
-    /// Number of files and symlinks written.
+    /// Number of files and symlinks the artifact holds: `files_written + files_kept`
+    /// (0 from [`LocalStore::read_log`]).
     pub files: usize,
+    /// Files and symlinks that were missing or different on disk, and were written.
+    pub files_written: usize,
+    /// Files and symlinks already identical on disk (kind, mode, content or target), left
+    /// untouched: a concurrent reader of them is never disturbed.
+    pub files_kept: usize,
     pub meta: ArtifactMeta,
 }
 
@@ -63,9 +75,15 @@ pub struct Restored {
 /// - Both files are written to a temp file in the shard directory and renamed into place,
 ///   blob first: **the metadata's presence means the blob is complete**. Readers never lock.
 /// - Writers take the shard lock and skip keys whose metadata exists (first writer wins), so
-///   two kiln processes storing one key at once leave one consistent pair, and a blob is never
-///   replaced under a reader who has already read its metadata.
+///   two kiln processes storing one key at once leave one consistent pair.
+/// - [`put_replacing`](LocalStore::put_replacing) (`--force`: the entry may be the bad one)
+///   does, under the same lock: remove the old metadata, rename the new blob over the old,
+///   rename the new metadata in. A reader that read the old metadata and opens the new blob
+///   sees a digest mismatch; the eviction that follows waits for the lock, then sees metadata
+///   naming another blob and leaves the new entry alone.
 /// - Eviction (under the same lock) removes the metadata first, then the blob.
+/// - Temp files a killed process left in `tmp/` are removed by [`open`](LocalStore::open) once
+///   older than [`STALE_TEMP_AGE`].
 /// - Nothing is fsynced. A crash can leave a torn file behind a rename; the digest check on
 ///   every read catches it, evicts the entry and the task runs again: lost speed, not
 ///   correctness. That keeps a 2,000-package rerun free of 4,000 fsyncs.
@@ -77,7 +95,8 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// Opens (creating it if needed) the store at `dir` with default options.
+    /// Opens (creating it if needed) the store at `dir` with default options, removing temp
+    /// files older than [`STALE_TEMP_AGE`] from `tmp/`.
     pub fn open(dir: &Path) -> Result<Self, CacheError> {
         Self::open_with(dir, LocalStoreOptions::default())
     }
@@ -85,6 +104,7 @@ impl LocalStore {
     pub fn open_with(dir: &Path, options: LocalStoreOptions) -> Result<Self, CacheError> {
         let artifacts = dir.join(format!("artifacts-v{FORMAT_VERSION}"));
         let scratch = dir.join("tmp");
+        remove_stale_temp_files(&scratch, SystemTime::now());
         for path in [&artifacts, &scratch] {
             fs_err::create_dir_all(path).map_err(|source| CacheError::Open {
                 dir: dir.to_path_buf(),
@@ -134,6 +154,23 @@ impl LocalStore {
     /// metadata, each by an atomic rename; a key already present is left as it is.
     #[instrument(skip(self, packed))]
     pub fn put(&self, key: &str, packed: &PackedArtifact) -> Result<(), CacheError> {
+        self.store_entry(key, packed, false)
+    }
+
+    /// Like [`put`](Self::put), but an entry already present for `key` is replaced: for a
+    /// task run with the cache read disabled (`--force`), whose fresh result must be able to
+    /// repair a bad entry. See the type's invariants for why readers stay safe.
+    #[instrument(skip(self, packed))]
+    pub fn put_replacing(&self, key: &str, packed: &PackedArtifact) -> Result<(), CacheError> {
+        self.store_entry(key, packed, true)
+    }
+
+    fn store_entry(
+        &self,
+        key: &str,
+        packed: &PackedArtifact,
+        replace: bool,
+    ) -> Result<(), CacheError> {
         validate_key(key)?;
         if packed.meta().key != key {
             return Err(CacheError::KeyMismatch {
@@ -154,8 +191,16 @@ impl LocalStore {
         let _lock = lock(&shard).map_err(fail)?;
         let meta_path = self.meta_path(key);
         if fs_err::symlink_metadata(&meta_path).is_ok() {
-            tracing::debug!("already stored");
-            return Ok(());
+            if !replace {
+                tracing::debug!("already stored");
+                return Ok(());
+            }
+            // Metadata first: from here on no reader can pair the old metadata with a blob
+            // it has yet to open, except through the digest check.
+            match fs_err::remove_file(&meta_path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(fail(e)),
+                _ => tracing::debug!("replacing the stored entry"),
+            }
         }
         persist(blob, &self.blob_path(key)).map_err(fail)?;
         persist(meta, &meta_path).map_err(fail)
@@ -163,15 +208,21 @@ impl LocalStore {
 
     /// Replaces the outputs (matched by `outputs`) in `package_dir` with those of the entry
     /// for `key` and returns its log. The blob is verified and every entry checked before
-    /// anything is written; see `extract.rs`. A corrupt, unsafe or oversized entry is evicted.
-    #[instrument(skip(self, outputs), fields(package = %package_dir.display()))]
+    /// anything is written; see `extract.rs`. Outputs already identical on disk are left
+    /// untouched, stale ones removed, missing or different ones written by an atomic rename. A corrupt, unsafe or oversized entry is evicted.
+    /// `nested` (package-relative directories of the packages inside this one) are never
+    /// touched, and an artifact entry inside one is refused as unsafe. Something on disk in
+    /// the way (a symlink or file where a directory goes) is [`CacheError::Restore`]: the
+    /// entry is kept.
+    #[instrument(skip(self, outputs, nested), fields(package = %package_dir.display()))]
     pub fn restore(
         &self,
         key: &str,
         package_dir: &Path,
         outputs: &[String],
+        nested: &[String],
     ) -> Result<Restored, CacheError> {
-        let globs = OutputGlobs::new(outputs)?;
+        let globs = OutputGlobs::with_nested(outputs, nested)?;
         let meta = self
             .get(key)?
             .ok_or_else(|| CacheError::Missing { key: key.into() })?;
@@ -192,24 +243,31 @@ impl LocalStore {
             }
         };
         let limit = self.options.max_unpacked_bytes;
-        let scanned = extract::scan(blob.file(), &meta, &globs, limit)
+        let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Digest)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
-        let files = extract::unpack(blob.file(), &scanned, package_dir, &globs, limit)
+        let done = extract::unpack(blob.file(), &scanned, package_dir, &globs, limit)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
-        tracing::debug!(files, "restored");
+        tracing::debug!(written = done.written, kept = done.kept, "restored");
         Ok(Restored {
             log: scanned.log,
-            files,
+            files: done.written + done.kept,
+            files_written: done.written,
+            files_kept: done.kept,
             meta,
         })
     }
 
     /// The log of the entry for `key`, after the same checks as a restore (digest, every
     /// entry), without writing anything: for a hit whose outputs are already in place. A
-    /// corrupt or unsafe entry is evicted.
-    #[instrument(skip(self, outputs))]
-    pub fn read_log(&self, key: &str, outputs: &[String]) -> Result<Restored, CacheError> {
-        let globs = OutputGlobs::new(outputs)?;
+    /// corrupt or unsafe entry (including one inside `nested`, as for a restore) is evicted.
+    #[instrument(skip(self, outputs, nested))]
+    pub fn read_log(
+        &self,
+        key: &str,
+        outputs: &[String],
+        nested: &[String],
+    ) -> Result<Restored, CacheError> {
+        let globs = OutputGlobs::with_nested(outputs, nested)?;
         let meta = self
             .get(key)?
             .ok_or_else(|| CacheError::Missing { key: key.into() })?;
@@ -226,11 +284,14 @@ impl LocalStore {
                 });
             }
         };
-        let scanned = extract::scan(blob.file(), &meta, &globs, self.options.max_unpacked_bytes)
+        let limit = self.options.max_unpacked_bytes;
+        let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Skip)
             .map_err(|r| self.refused(&meta, here, r))?;
         Ok(Restored {
             log: scanned.log,
             files: 0,
+            files_written: 0,
+            files_kept: 0,
             meta,
         })
     }

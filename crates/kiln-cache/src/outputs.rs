@@ -3,11 +3,19 @@
 //! Outputs are globs relative to the package directory, Turborepo style: `dist/**`,
 //! `.next/**`, `tsconfig.tsbuildinfo`, with `!`-prefixed exclusions (`!dist/cache/**`). A path
 //! is an output when it matches an inclusion and no exclusion. `X/**` also matches `X` itself,
-//! so the directory is part of the outputs (kept when empty, its mode restored).
+//! so the directory is part of the outputs (kept when empty, its mode restored). A pattern
+//! without glob metacharacters (`dist`, `dist/`, `!dist/cache`) names a path *and everything
+//! under it*, as `kiln-hash` reads outputs: `dist` means `dist` plus `dist/**`, so the two
+//! crates agree on what a task produces.
+//!
+//! The outputs of a package never include another package: the directories of packages nested
+//! inside it (all of them, for the root package) are given as `nested` and are neither matched
+//! nor walked into, so a root task with `**/*.tsbuildinfo` cannot pack, delete or restore the
+//! files of the packages below it.
 //!
 //! The same matcher serves packing (what goes into an artifact), restoring (which stale files
-//! to remove first) and checking (every restored entry must be an output), so the three can
-//! never disagree. Walking starts at the literal prefix of each inclusion (`dist` for
+//! to remove first), checking (every restored entry must be an output) and the outputs
+//! fingerprint, so they can never disagree. Walking starts at the literal prefix of each inclusion (`dist` for
 //! `dist/**`) instead of the package root, never follows symlinks, and never enters
 //! `node_modules`, `.git` or `.kiln`.
 
@@ -30,6 +38,8 @@ pub struct OutputGlobs {
     exclude_subtree: GlobSet,
     /// Literal prefixes of the inclusions, deduplicated so none lies inside another.
     bases: Vec<String>,
+    /// Package-relative directories of nested packages: never outputs, never walked.
+    nested: Vec<String>,
 }
 
 /// What kind of filesystem object an output path is (symlinks are never followed).
@@ -49,10 +59,27 @@ pub(crate) struct Found {
     pub(crate) kind: Kind,
 }
 
+/// Everything a walk looked at: the outputs, the paths it looked at that are not outputs (a
+/// base, a directory walked through: `dist` for `dist/*.js`) and the bases that are absent.
+/// An outputs fingerprint needs all three to notice an output appearing later.
+#[derive(Debug, Default)]
+pub(crate) struct Walk {
+    pub(crate) outputs: Vec<Found>,
+    pub(crate) looked_at: Vec<Found>,
+    pub(crate) absent_bases: Vec<String>,
+}
+
 impl OutputGlobs {
-    /// Compiles `patterns`; a pattern that is absolute, leaves the package (`..`) or does not
-    /// parse is an error naming it.
+    /// Compiles `patterns` for a package without nested packages; see
+    /// [`with_nested`](Self::with_nested).
     pub fn new(patterns: &[String]) -> Result<Self, CacheError> {
+        Self::with_nested(patterns, &[])
+    }
+
+    /// Compiles `patterns`; a pattern that is absolute, leaves the package (`..`) or does not
+    /// parse is an error naming it. `nested` are the package-relative directories of packages
+    /// inside this one (`packages/a`): nothing in them is an output.
+    pub fn with_nested(patterns: &[String], nested: &[String]) -> Result<Self, CacheError> {
         let mut include = GlobSetBuilder::new();
         let mut exclude = GlobSetBuilder::new();
         let mut exclude_subtree = GlobSetBuilder::new();
@@ -67,11 +94,12 @@ impl OutputGlobs {
                 pattern: pattern.clone(),
                 reason: reason.into(),
             };
-            if body.is_empty() {
-                return Err(bad("empty pattern"));
-            }
             if body.starts_with('/') || body.split('/').any(|c| c == "..") {
                 return Err(bad("outputs must stay inside the package"));
+            }
+            let body = body.trim_end_matches('/');
+            if body.is_empty() {
+                return Err(bad("empty pattern"));
             }
             let glob = |text: &str| {
                 GlobBuilder::new(text)
@@ -81,11 +109,22 @@ impl OutputGlobs {
             };
             let target = if negated { &mut exclude } else { &mut include };
             target.add(glob(body)?);
-            if let Some(dir) = body.strip_suffix("/**") {
-                target.add(glob(dir)?);
-                if negated {
-                    exclude_subtree.add(glob(dir)?);
-                }
+            // A literal names a directory's whole subtree (or just a file, where `/**` is moot).
+            let subtree = if is_literal(body) {
+                Some(body)
+            } else {
+                body.strip_suffix("/**")
+            };
+            if let Some(dir) = subtree {
+                let other = if dir == body {
+                    format!("{dir}/**")
+                } else {
+                    dir.to_string()
+                };
+                target.add(glob(&other)?);
+            }
+            if negated && let Some(dir) = subtree {
+                exclude_subtree.add(glob(dir)?);
             }
             if !negated {
                 bases.push(literal_prefix(body));
@@ -102,38 +141,68 @@ impl OutputGlobs {
             exclude: build(exclude)?,
             exclude_subtree: build(exclude_subtree)?,
             bases: dedup_bases(bases),
+            nested: nested
+                .iter()
+                .map(|n| n.trim_start_matches("./").trim_end_matches('/').to_string())
+                .filter(|n| !n.is_empty() && n != ".")
+                .collect(),
         })
     }
 
     /// Whether the package-relative path `rel` is an output.
     pub fn matches(&self, rel: &str) -> bool {
-        self.include.is_match(rel) && !self.exclude.is_match(rel)
+        self.include.is_match(rel) && !self.exclude.is_match(rel) && !self.in_nested(rel)
+    }
+
+    /// Whether `rel` is a nested package's directory or lies inside one.
+    pub(crate) fn in_nested(&self, rel: &str) -> bool {
+        self.nested.iter().any(|n| {
+            rel.strip_prefix(n.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 
     /// All outputs present under `package_dir`, parents before children, siblings sorted.
     pub(crate) fn find(&self, package_dir: &Path) -> io::Result<Vec<Found>> {
-        let mut found = Vec::new();
+        Ok(self.walk(package_dir)?.outputs)
+    }
+
+    /// Like [`find`](Self::find), also reporting what was looked at besides the outputs.
+    pub(crate) fn walk(&self, package_dir: &Path) -> io::Result<Walk> {
+        let mut walk = Walk::default();
         for base in &self.bases {
+            if self.in_nested(base) || base.split('/').any(|c| NEVER_WALKED.contains(&c)) {
+                continue;
+            }
             if !real_dir_chain(package_dir, base)? {
+                walk.absent_bases.push(base.clone());
                 continue;
             }
             if base.is_empty() {
-                self.walk_dir(package_dir, "", &mut found)?;
+                walk.looked_at.push(Found {
+                    rel: String::new(),
+                    kind: Kind::Dir,
+                });
+                self.walk_dir(package_dir, "", &mut walk)?;
                 continue;
             }
             let meta = match fs_err::symlink_metadata(package_dir.join(base)) {
                 Ok(meta) => meta,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    walk.absent_bases.push(base.clone());
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             self.visit(
                 package_dir,
                 base.clone(),
                 kind_of(meta.file_type()),
-                &mut found,
+                true,
+                &mut walk,
             )?;
         }
-        Ok(found)
+        Ok(walk)
     }
 
     fn visit(
@@ -141,22 +210,26 @@ impl OutputGlobs {
         package_dir: &Path,
         rel: String,
         kind: Kind,
-        found: &mut Vec<Found>,
+        is_base: bool,
+        walk: &mut Walk,
     ) -> io::Result<()> {
         let descend = kind == Kind::Dir && !self.exclude_subtree.is_match(&rel);
+        let found = Found {
+            rel: rel.clone(),
+            kind,
+        };
         if self.matches(&rel) {
-            found.push(Found {
-                rel: rel.clone(),
-                kind,
-            });
+            walk.outputs.push(found);
+        } else if descend || is_base {
+            walk.looked_at.push(found);
         }
         if descend {
-            self.walk_dir(package_dir, &rel, found)?;
+            self.walk_dir(package_dir, &rel, walk)?;
         }
         Ok(())
     }
 
-    fn walk_dir(&self, package_dir: &Path, rel: &str, found: &mut Vec<Found>) -> io::Result<()> {
+    fn walk_dir(&self, package_dir: &Path, rel: &str, walk: &mut Walk) -> io::Result<()> {
         let dir = package_dir.join(rel);
         let mut children = Vec::new();
         for entry in fs_err::read_dir(&dir)? {
@@ -179,9 +252,25 @@ impl OutputGlobs {
             } else {
                 format!("{rel}/{name}")
             };
-            self.visit(package_dir, child, kind, found)?;
+            if self.in_nested(&child) {
+                continue;
+            }
+            self.visit(package_dir, child, kind, false, walk)?;
         }
         Ok(())
+    }
+}
+
+/// Whether a walk would now find something at `base` (a path [`Walk::absent_bases`] named):
+/// it exists, below real directories only. An error counts as "something is there".
+pub(crate) fn base_exists(package_dir: &Path, base: &str) -> bool {
+    match real_dir_chain(package_dir, base) {
+        Ok(true) => !matches!(
+            fs_err::symlink_metadata(package_dir.join(base)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound
+        ),
+        Ok(false) => false,
+        Err(_) => true,
     }
 }
 
@@ -219,11 +308,16 @@ fn real_dir_chain(package_dir: &Path, base: &str) -> io::Result<bool> {
         .is_none_or(|last| !NEVER_WALKED.contains(last)))
 }
 
+/// Whether `pattern` holds no glob syntax (the same test as kiln-hash's).
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
+}
+
 /// The leading components of `pattern` that hold no glob syntax (`dist/**` gives `dist`).
 fn literal_prefix(pattern: &str) -> String {
     let literal: Vec<&str> = pattern
         .split('/')
-        .take_while(|c| !c.contains(['*', '?', '[', ']', '{', '}', '\\']))
+        .take_while(|c| is_literal(c))
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
     literal.join("/")
@@ -244,86 +338,4 @@ fn dedup_bases(mut bases: Vec<String>) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn globs(patterns: &[&str]) -> OutputGlobs {
-        OutputGlobs::new(&patterns.iter().map(|p| p.to_string()).collect::<Vec<_>>()).unwrap()
-    }
-
-    #[test]
-    fn a_double_star_glob_covers_its_directory_and_everything_below() {
-        let g = globs(&["dist/**", "!dist/cache/**"]);
-        assert!(g.matches("dist"));
-        assert!(g.matches("dist/a/b.js"));
-        assert!(!g.matches("dist/cache"));
-        assert!(!g.matches("dist/cache/x"));
-        assert!(!g.matches("distribution"));
-        assert!(!g.matches("src/index.ts"));
-    }
-
-    #[test]
-    fn a_single_star_does_not_cross_directories() {
-        let g = globs(&["dist/*.js"]);
-        assert!(g.matches("dist/a.js"));
-        assert!(!g.matches("dist/sub/a.js"));
-    }
-
-    #[test]
-    fn walking_starts_at_literal_prefixes_that_do_not_nest() {
-        let g = globs(&[
-            "dist/**",
-            "dist/types/**",
-            ".next/**",
-            "tsconfig.tsbuildinfo",
-        ]);
-        assert_eq!(g.bases, [".next", "dist", "tsconfig.tsbuildinfo"]);
-        assert_eq!(globs(&["**/*.js", "dist/**"]).bases, [""]);
-    }
-
-    #[test]
-    fn patterns_leaving_the_package_are_refused() {
-        for bad in ["../x/**", "/abs/**", "!", "dist/[", "a/../../b"] {
-            let err = OutputGlobs::new(&[bad.to_string()]).unwrap_err();
-            assert!(
-                matches!(err, CacheError::Glob { ref pattern, .. } if pattern == bad),
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn finds_outputs_without_following_symlinks_or_entering_node_modules() {
-        let dir = tempfile::tempdir().unwrap();
-        let pkg = dir.path();
-        fs_err::create_dir_all(pkg.join("dist/sub")).unwrap();
-        fs_err::create_dir_all(pkg.join("dist/node_modules/x")).unwrap();
-        fs_err::create_dir_all(pkg.join("elsewhere")).unwrap();
-        fs_err::write(pkg.join("dist/sub/a.js"), "a").unwrap();
-        fs_err::write(pkg.join("elsewhere/secret"), "s").unwrap();
-        std::os::unix::fs::symlink("../elsewhere", pkg.join("dist/link")).unwrap();
-
-        let found = globs(&["dist/**"]).find(pkg).unwrap();
-        let rels: Vec<(&str, Kind)> = found.iter().map(|f| (f.rel.as_str(), f.kind)).collect();
-        assert_eq!(
-            rels,
-            [
-                ("dist", Kind::Dir),
-                ("dist/link", Kind::Symlink),
-                ("dist/sub", Kind::Dir),
-                ("dist/sub/a.js", Kind::File),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_symlinked_base_directory_is_not_walked_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let pkg = dir.path().join("pkg");
-        fs_err::create_dir_all(dir.path().join("outside/js")).unwrap();
-        fs_err::write(dir.path().join("outside/js/a.js"), "a").unwrap();
-        fs_err::create_dir_all(&pkg).unwrap();
-        std::os::unix::fs::symlink("../outside", pkg.join("dist")).unwrap();
-        assert!(globs(&["dist/js/*.js"]).find(&pkg).unwrap().is_empty());
-    }
-}
+mod tests;

@@ -16,10 +16,13 @@
 //! | `web^...`, `...^web` | the same without `web` itself                                 |
 //! | `!web`, `!web...` | removed from the result, after every other filter is applied     |
 //!
-//! Directories are relative to the workspace root (the CLI makes them so). A directory that
-//! is a package's own directory selects that package only, as Turborepo does (`./` is the
-//! root package); a directory that holds no package itself selects every package under it,
-//! as pnpm does (Turborepo selects nothing there, which is never what the user meant).
+//! Directories are parsed as written (`../x` keeps its `..`) and are relative to the
+//! workspace root when selected; started below the root, the CLI first rebases them onto the
+//! current directory ([`crate::Inference`]). A directory that is a package's own directory
+//! selects that package only, as Turborepo does (`./` is the root package); a directory that
+//! holds no package itself selects every package under it, as pnpm does (Turborepo selects
+//! nothing there, which is never what the user meant). `dir/**` also matches `dir`, as in
+//! Turborepo.
 //! Git ranges (`[main]`, `...[HEAD^]`) are not supported here: they belong to `--affected`.
 
 use std::fmt;
@@ -31,7 +34,7 @@ use crate::GraphError;
 /// One parsed `--filter`.
 #[derive(Clone, Debug)]
 pub struct Filter {
-    raw: String,
+    pub(crate) raw: String,
     /// `!…`: remove what this filter selects instead of adding it.
     pub exclude: bool,
     pub name: Option<NamePattern>,
@@ -52,8 +55,9 @@ pub enum NamePattern {
     Glob(String),
 }
 
-/// How a filter picks packages by directory (normalised, relative to the root, `/`-separated,
-/// empty for the root itself).
+/// How a filter picks packages by directory: lexically normalised, `/`-separated, empty for
+/// the root itself. As parsed it may start with `..` components (relative to a current
+/// directory); [`DirPattern::rebase`] resolves them, and selection rejects what is left.
 #[derive(Clone, Debug)]
 pub enum DirPattern {
     Path(String),
@@ -148,6 +152,19 @@ impl Filter {
         })
     }
 
+    /// A filter that selects nothing by itself, shown as `raw` (one the CLI infers).
+    pub(crate) fn implied(raw: String) -> Filter {
+        Filter {
+            raw,
+            exclude: false,
+            name: None,
+            dir: None,
+            with_dependencies: false,
+            with_dependents: false,
+            exclude_self: false,
+        }
+    }
+
     /// The filter as the user wrote it.
     pub fn as_str(&self) -> &str {
         &self.raw
@@ -178,6 +195,44 @@ impl NamePattern {
 }
 
 impl DirPattern {
+    /// The pattern as normalised (`packages/*`, `../x`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            DirPattern::Path(path) => path,
+            DirPattern::Glob { pattern, .. } => pattern,
+        }
+    }
+
+    /// The directory the pattern looks in: its leading components without glob syntax
+    /// (`apps` for `apps/*/web`, all of a plain path).
+    pub fn base(&self) -> &str {
+        let text = self.as_str();
+        let literal = text
+            .split('/')
+            .take_while(|c| !c.contains(GLOB_CHARS))
+            .map(|c| c.len() + 1)
+            .sum::<usize>();
+        &text[..literal.saturating_sub(1).min(text.len())]
+    }
+
+    /// Parses a directory as written in a filter (`./apps/*`, `../x`).
+    pub fn parse(raw: &str) -> Result<DirPattern, String> {
+        parse_dir(raw)
+    }
+
+    /// Whether the pattern still starts with `..`: above the directory it is relative to.
+    pub fn leaves_root(&self) -> bool {
+        self.as_str().split('/').next() == Some("..")
+    }
+
+    /// The pattern taken relative to `dir` (relative to the root) instead of the root.
+    pub fn rebase(&self, dir: &str) -> Result<DirPattern, String> {
+        if dir.is_empty() {
+            return Ok(self.clone());
+        }
+        parse_dir(&format!("{dir}/{}", self.as_str()))
+    }
+
     /// Whether `dir` (a package directory, normalised like the pattern) is selected.
     /// `is_package_dir` says whether the pattern's path is itself some package's directory.
     pub(crate) fn matches(&self, dir: &str, pattern_is_package_dir: bool) -> bool {
@@ -189,12 +244,18 @@ impl DirPattern {
                         .strip_prefix(path.as_str())
                         .is_some_and(|rest| rest.starts_with('/'))
             }
-            DirPattern::Glob { matcher, .. } => matcher.is_match(dir),
+            // `dir/**` matches `dir` itself too (wax does; globset wants one more component).
+            DirPattern::Glob { pattern, matcher } => {
+                matcher.is_match(dir)
+                    || pattern.ends_with("/**") && matcher.is_match(format!("{dir}/_"))
+            }
         }
     }
 }
 
-/// `./a/../b/` → `b`; `.` → `` (the root). Fails on paths leaving the root.
+const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
+
+/// `./a/../b/` → `b`; `.` → `` (the root); `../x` stays `../x` (see [`DirPattern::rebase`]).
 fn parse_dir(raw: &str) -> Result<DirPattern, String> {
     if raw.starts_with('/') {
         return Err("directories are relative to the workspace root".into());
@@ -203,16 +264,14 @@ fn parse_dir(raw: &str) -> Result<DirPattern, String> {
     for part in raw.split(['/', '\\']) {
         match part {
             "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(format!("`{raw}` leads outside the workspace root"));
-                }
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
             }
             p => parts.push(p),
         }
     }
     let path = parts.join("/");
-    if !path.contains(['*', '?', '[', '{']) {
+    if !path.contains(GLOB_CHARS) {
         return Ok(DirPattern::Path(path));
     }
     let glob: Glob = GlobBuilder::new(&path)
@@ -291,7 +350,6 @@ mod tests {
             "^...",
             "{}",
             "{./a",
-            "./..",
             "{/abs}",
             "[main]",
             "web[HEAD^1]",
@@ -316,6 +374,36 @@ mod tests {
         assert!(!glob("*-app".into()).matches("web-api"));
         assert!(glob("a*a".into()).matches("aa"));
         assert!(!glob("a*a".into()).matches("a"));
+    }
+
+    #[test]
+    fn parent_directories_are_kept_until_rebased() {
+        let dir = parse("{../lib/*}").dir.unwrap();
+        assert_eq!(dir.as_str(), "../lib/*");
+        assert!(dir.leaves_root());
+        let rebased = dir.rebase("apps/web").unwrap();
+        assert_eq!(rebased.as_str(), "apps/lib/*");
+        assert!(!rebased.leaves_root());
+        assert!(rebased.matches("apps/lib/x", false));
+        assert!(parse("./..").dir.unwrap().rebase("").unwrap().leaves_root());
+    }
+
+    #[test]
+    fn the_base_is_the_part_before_any_glob() {
+        let base = |s: &str| parse(s).dir.unwrap().base().to_string();
+        assert_eq!(base("{./apps/*/web}"), "apps");
+        assert_eq!(base("./apps/web"), "apps/web");
+        assert_eq!(base("{*}"), "");
+        assert_eq!(base("."), "");
+    }
+
+    #[test]
+    fn a_trailing_globstar_matches_the_directory_itself() {
+        let dir = parse("{./apps/**}").dir.unwrap();
+        assert!(dir.matches("apps", false));
+        assert!(dir.matches("apps/web", false));
+        assert!(dir.matches("apps/group/web", false));
+        assert!(!dir.matches("application", false));
     }
 
     #[test]

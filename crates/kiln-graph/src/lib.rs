@@ -5,7 +5,8 @@
 //!
 //! - [`PackageGraph`]: packages and their internal dependencies, closures both ways, cycles.
 //! - [`Filter`] and [`select_packages`]: `--filter` expressions (pnpm/Turborepo syntax) to
-//!   the set of packages a run starts from.
+//!   the set of packages a run starts from; [`Inference`] adapts them (or supplies one) when
+//!   kiln starts below the workspace root.
 //! - [`TaskGraph::build`]: the graph of (package, task) nodes, with Turborepo 2.x's rules for
 //!   entry points and `dependsOn` (documented rule by rule in `task_builder.rs`), validated
 //!   (no cycles, nothing waits on a persistent task) and numbered in topological order.
@@ -18,6 +19,7 @@
 
 mod error;
 mod filter;
+mod inference;
 mod package_graph;
 mod priority;
 mod select;
@@ -30,6 +32,7 @@ mod testkit;
 
 pub use error::GraphError;
 pub use filter::{DirPattern, Filter, NamePattern};
+pub use inference::Inference;
 pub use package_graph::PackageGraph;
 pub use priority::priorities;
 pub use select::{Selection, select, select_packages};

@@ -100,6 +100,15 @@ impl PackageGraph {
         self.closure(&self.dependents, [name])
     }
 
+    /// What the root package (`//`) depends on, transitively, `//` itself left out. Turborepo
+    /// counts these as dependencies of every package (`PackageGraph::dependencies`).
+    pub fn root_dependencies(&self) -> BTreeSet<PackageName> {
+        let root = PackageName::root();
+        let mut deps = self.transitive_dependencies(&root);
+        deps.remove(&root);
+        deps
+    }
+
     /// Transitive dependencies of a whole set at once (one walk, not one per package).
     pub fn dependencies_of_all<'a>(
         &self,
@@ -189,6 +198,14 @@ mod tests {
         assert_eq!(names(graph.transitive_dependencies(&web)), ["ui", "utils"]);
         assert_eq!(names(graph.transitive_dependents(&utils)), ["ui", "web"]);
         assert!(graph.transitive_dependents(&web).is_empty());
+    }
+
+    #[test]
+    fn root_dependencies_are_the_roots_closure() {
+        let graph = PackageGraph::new(&packages(&["// -> a |", "a -> b", "b", "c"]));
+        assert_eq!(names(graph.root_dependencies()), ["a", "b"]);
+        let graph = PackageGraph::new(&packages(&["a"]));
+        assert!(graph.root_dependencies().is_empty());
     }
 
     #[test]

@@ -1,12 +1,19 @@
 //! Applying `--filter`s: which packages a run starts from.
 //!
-//! The result is the union of what the include filters select, minus the union of what the
-//! `!` filters select; with only `!` filters (or none at all) the includes are every package,
-//! the root `//` among them (whose tasks only exist as `//#task` entries, so it adds nothing
-//! unless the pipeline has some). This is what `turbo run --filter` does, checked against
-//! Turborepo 2.11: `--filter=!a` keeps `//#build`, `...b...` adds the dependencies of `b`'s
-//! dependents, an exact name that matches nothing is an error ("No package found with name
-//! …"), while a glob or directory that matches nothing only selects nothing.
+//! This follows Turborepo 2.x's `FilterResolver::filter_graph` (turborepo-scope/filter.rs),
+//! rule by rule:
+//!
+//! - the result is the union of what the include filters select, minus the union of what
+//!   the `!` filters select;
+//! - with no filter at all, every package, the root `//` among them (whose tasks only exist
+//!   as `//#task` entries, so it adds nothing unless the pipeline has some); with only `!`
+//!   filters, every package but the root: the root has to be included explicitly;
+//! - `x...` adds `x`'s dependencies, and `...x...` the dependencies of `x`'s dependents,
+//!   where, as in Turborepo's `PackageGraph::dependencies`, every package also depends on
+//!   what the root package depends on (transitively);
+//! - so `...x` selects every package, the root included, when the root depends on `x`;
+//! - an exact name that matches nothing is an error ("No package found with name …"),
+//!   while a glob or directory that matches nothing only selects nothing.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -41,10 +48,17 @@ pub fn select(
     filters: &[Filter],
 ) -> Result<Selection, GraphError> {
     let package_dirs: HashSet<&str> = packages.iter().map(|p| p.dir.as_str()).collect();
+    let root_deps = graph.root_dependencies();
     let mut included: Option<BTreeSet<PackageName>> = None;
     let mut excluded = BTreeSet::new();
     let mut unmatched = Vec::new();
     for filter in filters {
+        if filter.dir.as_ref().is_some_and(DirPattern::leaves_root) {
+            return Err(GraphError::InvalidFilter {
+                filter: filter.to_string(),
+                reason: "the directory leads outside the workspace root".into(),
+            });
+        }
         let matched: Vec<&PackageName> = packages
             .iter()
             .filter(|p| matches(filter, p, &package_dirs))
@@ -61,7 +75,7 @@ pub fn select(
             unmatched.push(filter.to_string());
             continue;
         }
-        let selected = expand(graph, filter, &matched);
+        let selected = expand(graph, &root_deps, filter, &matched);
         if filter.exclude {
             excluded.extend(selected);
         } else {
@@ -70,7 +84,12 @@ pub fn select(
     }
     let mut packages_out = included.unwrap_or_else(|| {
         if filters.iter().all(|f| f.exclude) {
-            packages.iter().map(|p| p.name.clone()).collect()
+            let root = filters.is_empty();
+            packages
+                .iter()
+                .filter(|p| root || !p.name.is_root())
+                .map(|p| p.name.clone())
+                .collect()
         } else {
             // Every include filter matched nothing.
             BTreeSet::new()
@@ -95,22 +114,37 @@ fn matches(filter: &Filter, package: &Package, package_dirs: &HashSet<&str>) -> 
     name_ok && dir_ok
 }
 
+/// What one filter selects from the packages its name/directory `matched`.
 fn expand(
     graph: &PackageGraph,
+    root_deps: &BTreeSet<PackageName>,
     filter: &Filter,
     matched: &[&PackageName],
 ) -> BTreeSet<PackageName> {
+    if filter.with_dependents && matched.iter().any(|p| root_deps.contains(*p)) {
+        // Every package depends on the root's dependencies, so all are dependents: Turborepo
+        // then returns the whole graph, the matched package itself included even with `^`.
+        return graph.packages().iter().cloned().collect();
+    }
     let mut out = BTreeSet::new();
     if !filter.exclude_self {
         out.extend(matched.iter().map(|&p| p.clone()));
     }
     if filter.with_dependencies {
         out.extend(graph.dependencies_of_all(matched.iter().copied()));
+        // Turborepo takes each package's dependencies apart, each without the package
+        // itself: a lone matched package stays out of its own (`x^...`).
+        let mut implied = root_deps.clone();
+        if let [only] = matched {
+            implied.remove(*only);
+        }
+        out.extend(implied);
     }
     if filter.with_dependents {
         let dependents = graph.dependents_of_all(matched.iter().copied());
-        if filter.with_dependencies {
+        if filter.with_dependencies && !dependents.is_empty() {
             out.extend(graph.dependencies_of_all(&dependents));
+            out.extend(root_deps.iter().cloned());
         }
         out.extend(dependents);
     }
@@ -122,10 +156,14 @@ mod tests {
     use super::*;
     use crate::testkit::package_in;
 
-    /// a → b, a → x, b → c, y → x; @x/d and @y/e nested under packages/nested; root → a.
+    /// a → b, a → x, b → c, y → x; @x/d and @y/e nested under packages/nested.
     fn repo() -> Vec<Package> {
+        repo_with_root(&[])
+    }
+
+    fn repo_with_root(root_deps: &[&str]) -> Vec<Package> {
         vec![
-            package_in("//", "", &["a"]),
+            package_in("//", "", root_deps),
             package_in("@x/d", "packages/nested/d", &[]),
             package_in("@y/e", "packages/nested/e", &[]),
             package_in("a", "packages/a", &["b", "x"]),
@@ -137,7 +175,10 @@ mod tests {
     }
 
     fn select_str(filters: &[&str]) -> Result<Vec<String>, GraphError> {
-        let packages = repo();
+        select_in(repo(), filters)
+    }
+
+    fn select_in(packages: Vec<Package>, filters: &[&str]) -> Result<Vec<String>, GraphError> {
         let graph = PackageGraph::new(&packages);
         let filters: Vec<Filter> = filters.iter().map(|f| Filter::parse(f).unwrap()).collect();
         Ok(select_packages(&graph, &packages, &filters)?
@@ -183,21 +224,56 @@ mod tests {
     fn dependencies_and_dependents() {
         assert_eq!(sel(&["b..."]), ["b", "c"]);
         assert_eq!(sel(&["b^..."]), ["c"]);
-        assert_eq!(sel(&["...x"]), ["//", "a", "x", "y"]);
-        assert_eq!(sel(&["...^x"]), ["//", "a", "y"]);
+        assert_eq!(sel(&["...x"]), ["a", "x", "y"]);
+        assert_eq!(sel(&["...^x"]), ["a", "y"]);
         // Dependents bring their own dependencies along: x comes in through a.
-        assert_eq!(sel(&["...b..."]), ["//", "a", "b", "c", "x"]);
+        assert_eq!(sel(&["...b..."]), ["a", "b", "c", "x"]);
         // ... which can bring the excluded package back, as Turborepo does.
-        assert_eq!(sel(&["...^b..."]), ["//", "a", "b", "c", "x"]);
+        assert_eq!(sel(&["...^b..."]), ["a", "b", "c", "x"]);
         assert_eq!(sel(&["{./packages/b}..."]), ["b", "c"]);
     }
 
     #[test]
     fn exclusions_apply_after_includes() {
-        assert_eq!(sel(&["!a"]), ["//", "@x/d", "@y/e", "b", "c", "x", "y"]);
+        assert_eq!(sel(&["!a"]), ["@x/d", "@y/e", "b", "c", "x", "y"]);
         assert_eq!(sel(&["b...", "!c"]), ["b"]);
         assert_eq!(sel(&["!...c", "a..."]), ["x"]);
-        assert_eq!(sel(&["!b...", "!@*/*"]), ["//", "a", "x", "y"]);
+        assert_eq!(sel(&["!b...", "!@*/*"]), ["a", "x", "y"]);
+    }
+
+    #[test]
+    fn only_exclusions_start_from_every_package_but_the_root() {
+        // Turborepo's filter_graph: "the root package has to be explicitly included".
+        assert_eq!(sel(&["!x"]), ["@x/d", "@y/e", "a", "b", "c", "y"]);
+        assert_eq!(sel(&["!x", "//"]), ["//"]);
+        assert_eq!(sel(&[]).first().map(String::as_str), Some("//"));
+    }
+
+    #[test]
+    fn the_roots_dependencies_are_everyones_dependencies() {
+        // The root package.json depends on b (so on c too).
+        let sel = |filters: &[&str]| select_in(repo_with_root(&["b"]), filters).unwrap();
+        assert_eq!(sel(&["y..."]), ["b", "c", "x", "y"]);
+        assert_eq!(sel(&["b^..."]), ["c"]);
+        assert_eq!(sel(&["{./packages/nested/*}^..."]), ["b", "c"]);
+        // Every package depends on c, so every package is a dependent of c.
+        let everything = ["//", "@x/d", "@y/e", "a", "b", "c", "x", "y"];
+        assert_eq!(sel(&["...c"]), everything);
+        assert_eq!(sel(&["...^c"]), everything);
+        assert_eq!(sel(&["...x"]), ["a", "x", "y"]);
+        assert_eq!(sel(&["...x..."]), ["a", "b", "c", "x", "y"]);
+        assert_eq!(sel(&["!...c"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_directory_above_the_root_is_an_error() {
+        for filter in ["./..", "{../x}", "!../packages/a"] {
+            let err = select_str(&[filter]).unwrap_err();
+            assert!(
+                matches!(err, GraphError::InvalidFilter { .. }),
+                "{filter}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -12,20 +12,33 @@ use crate::{Digest, HashError, InputFile, StatCache};
 /// The digest of every file, in the order given (so sorted input stays sorted), paired with
 /// its [`InputFile::rel`]. The cache is keyed by the path relative to `root`, so one cache
 /// serves every package. Runs on rayon's pool.
+///
+/// A file that vanished since it was listed (an editor's swap file, a watcher's temp file)
+/// is left out, as if the listing had come a moment later: it is not an input of anything
+/// that runs after this.
 #[tracing::instrument(level = "debug", skip_all, fields(files = files.len()))]
 pub fn hash_files(
     files: &[InputFile],
     cache: &StatCache,
     root: &Path,
 ) -> Result<Vec<(String, Digest)>, HashError> {
-    files
+    let hashed: Vec<Option<(String, Digest)>> = files
         .par_iter()
         .map(|file| {
             let key = relative(root, &file.abs)?;
-            let digest = hash_one(&file.abs, &key, cache)?;
-            Ok((file.rel.clone(), digest))
+            match hash_one(&file.abs, &key, cache) {
+                Ok(digest) => Ok(Some((file.rel.clone(), digest))),
+                Err(HashError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::debug!(path = %file.abs.display(), "vanished before it was hashed");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         })
-        .collect()
+        .collect::<Result<_, HashError>>()?;
+    Ok(hashed.into_iter().flatten().collect())
 }
 
 fn hash_one(path: &Path, key: &str, cache: &StatCache) -> Result<Digest, HashError> {

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
-use kiln_graph::TaskGraph;
+use kiln_graph::{TaskGraph, TaskNode};
 use kiln_hash::{
     DefinitionInputs, Digest, InputManifest, InputOptions, KeyInputs, Platform, RepoListing,
     StatCache, TaskKey, collect_global_inputs, collect_inputs, env_digests, global_digest,
@@ -21,6 +21,7 @@ use kiln_workspace::{ResolvedTask, Workspace};
 use rayon::prelude::*;
 
 use crate::RunError;
+use crate::script_env::script_steps;
 
 /// A task of the plan with its key.
 #[derive(Clone, Debug)]
@@ -29,6 +30,9 @@ pub struct HashedTask {
     pub manifest: InputManifest,
     /// Absolute path of the package directory the task runs in.
     pub package_dir: PathBuf,
+    /// Directories of the packages nested inside this one, relative to it: never this
+    /// task's outputs.
+    pub nested: Vec<String>,
 }
 
 /// The tasks that share their input files: (package dir, `inputs`, `outputs`).
@@ -66,7 +70,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
     }
     let mut group_list: Vec<(FileGroup<'_>, usize)> = groups.into_iter().collect();
     group_list.sort_by_key(|(_, g)| *g);
-    let all_dirs: Vec<&str> = ws.packages.iter().map(|p| p.dir.as_str()).collect();
+    let all_dirs = sorted_dirs(ws);
     let graph_dirs: HashSet<&str> = group_list.iter().map(|((dir, _, _), _)| *dir).collect();
     // One walk of the whole workspace costs about a fifth of walking every package on its
     // own; a run filtered down to a few packages of a large workspace walks just those.
@@ -83,19 +87,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
             // Besides a filtered run, only a package dir that does not exist is missing from
             // the listing; the walk then reports it.
             let listed = listing.as_ref().and_then(|l| l.files(dir));
-            let exclude_dirs = match listed {
-                Some(_) => Vec::new(),
-                None => nested_package_dirs(dir, &all_dirs),
-            };
-            let found = collect_inputs(&InputOptions {
-                root,
-                package_dir: dir,
-                inputs,
-                outputs,
-                exclude_dirs: &exclude_dirs,
-                listing: listed,
-            })?;
-            Ok(hash_files(&found, ctx.stat_cache, root)?)
+            group_files(ws, ctx.stat_cache, dir, inputs, outputs, listed, &all_dirs)
         })
         .collect::<Result<_, RunError>>()?;
 
@@ -126,7 +118,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
             .collect();
         let inputs = KeyInputs {
             task_id: node.id.clone(),
-            definition: definition_inputs(&node.task),
+            definition: definition_inputs(ws, node),
             files: group_files,
             dependencies,
             env: env_digests(&node.task.env, ctx.env),
@@ -135,37 +127,80 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
             platform: platform.clone(),
         };
         let manifest = inputs.into_manifest();
+        let dir = package_dir(ws, node)?;
+        let nested = nested_package_dirs(dir, &all_dirs)
+            .into_iter()
+            .map(|d| match dir {
+                "" => d,
+                _ => d[dir.len() + 1..].to_string(),
+            })
+            .collect();
         hashed.push(HashedTask {
             key: manifest.key,
             manifest,
-            package_dir: root.join(package_dir(ws, node)?),
+            package_dir: root.join(dir),
+            nested,
         });
     }
     Ok(hashed)
 }
 
-fn package_dir<'w>(ws: &'w Workspace, node: &kiln_graph::TaskNode) -> Result<&'w str, RunError> {
+fn sorted_dirs(ws: &Workspace) -> Vec<&str> {
+    let mut dirs: Vec<&str> = ws.packages.iter().map(|p| p.dir.as_str()).collect();
+    dirs.sort_unstable();
+    dirs
+}
+
+fn package_dir<'w>(ws: &'w Workspace, node: &TaskNode) -> Result<&'w str, RunError> {
     ws.package(&node.id.package)
         .map(|p| p.dir.as_str())
         .ok_or_else(|| RunError::UnknownPackage(node.id.package.to_string()))
 }
 
 /// Other packages' directories inside `dir` (every package's, for the root package): their
-/// files belong to them, not to the package that contains them.
+/// files belong to them, not to the package that contains them. `all` must be sorted: the
+/// nested ones are then one contiguous range (`dir/` up to, not including, `dir0`, since
+/// `'0'` follows `'/'`).
 fn nested_package_dirs(dir: &str, all: &[&str]) -> Vec<String> {
-    all.iter()
-        .filter(|other| {
-            **other != dir
-                && (dir.is_empty()
-                    || (other.starts_with(dir) && other.as_bytes().get(dir.len()) == Some(&b'/')))
-        })
-        .map(|d| d.to_string())
-        .collect()
+    if dir.is_empty() {
+        return all
+            .iter()
+            .filter(|d| !d.is_empty())
+            .map(|d| d.to_string())
+            .collect();
+    }
+    let lo = format!("{dir}/");
+    let hi = format!("{dir}0");
+    let start = all.partition_point(|d| *d < lo.as_str());
+    let end = all.partition_point(|d| *d < hi.as_str());
+    all[start..end].iter().map(|d| d.to_string()).collect()
 }
 
-fn definition_inputs(task: &ResolvedTask) -> DefinitionInputs {
+/// The definition's part of the key. The command is the list of steps actually run, so the
+/// `pre`/`post` scripts and the runner (direct or through the package manager) are in it.
+fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
+    let task: &ResolvedTask = &node.task;
+    let command = match (ws.package(&node.id.package), task.command.as_deref()) {
+        (Some(package), Some(command)) => {
+            let steps = script_steps(
+                package,
+                node.id.task.as_str(),
+                command,
+                ws.pipeline.runner,
+                ws.package_manager,
+            );
+            Some(
+                steps
+                    .iter()
+                    .map(|s| format!("{}: {}", s.name, s.command))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        }
+        _ => task.command.clone(),
+    };
     DefinitionInputs {
-        command: task.command.clone(),
+        command,
         depends_on: task.depends_on.clone(),
         inputs: task.inputs.clone(),
         outputs: task.outputs.clone(),
@@ -174,6 +209,85 @@ fn definition_inputs(task: &ResolvedTask) -> DefinitionInputs {
         cache: task.cache,
         persistent: task.persistent,
     }
+}
+
+/// The prefix Turborepo gives input globs relative to the workspace root.
+const TURBO_ROOT: &str = "$TURBO_ROOT$/";
+
+/// The digested input files of one (package, inputs, outputs). Inputs written
+/// `$TURBO_ROOT$/glob` name files relative to the workspace root (Turborepo's syntax); they
+/// join the key as `$TURBO_ROOT$/path`, so they never collide with the package's own files.
+fn group_files(
+    ws: &Workspace,
+    stat_cache: &StatCache,
+    dir: &str,
+    inputs: &[String],
+    outputs: &[String],
+    listed: Option<&[String]>,
+    all_dirs: &[&str],
+) -> Result<Vec<(String, Digest)>, RunError> {
+    let root = ws.root.as_path();
+    let mut root_globs = Vec::new();
+    let mut package_inputs = Vec::new();
+    for input in inputs {
+        let (bang, rest) = match input.strip_prefix('!') {
+            Some(rest) => ("!", rest),
+            None => ("", input.as_str()),
+        };
+        match rest.strip_prefix(TURBO_ROOT) {
+            Some(glob) => root_globs.push(format!("{bang}{glob}")),
+            None => package_inputs.push(input.clone()),
+        }
+    }
+    if package_inputs.is_empty() && !inputs.is_empty() {
+        // Only root globs: nothing of the package but its package.json (an empty list would
+        // mean "the default inputs").
+        package_inputs.push("!**".to_string());
+    }
+    let exclude_dirs = match listed {
+        Some(_) => Vec::new(),
+        None => nested_package_dirs(dir, all_dirs),
+    };
+    let found = collect_inputs(&InputOptions {
+        root,
+        package_dir: dir,
+        inputs: &package_inputs,
+        outputs,
+        exclude_dirs: &exclude_dirs,
+        listing: listed,
+    })?;
+    let mut files = hash_files(&found, stat_cache, root)?;
+    if !root_globs.is_empty() {
+        let found = collect_global_inputs(root, &root_globs)?;
+        let hashed = hash_files(&found, stat_cache, root)?;
+        files.extend(
+            hashed
+                .into_iter()
+                .map(|(rel, d)| (format!("{TURBO_ROOT}{rel}"), d)),
+        );
+        files.sort();
+    }
+    Ok(files)
+}
+
+/// The input files of one task as they are now, walked afresh: to check, before storing a
+/// result, that nothing changed under the task while it ran.
+pub fn current_input_files(
+    ws: &Workspace,
+    stat_cache: &StatCache,
+    node: &TaskNode,
+) -> Result<Vec<(String, Digest)>, RunError> {
+    let dir = package_dir(ws, node)?;
+    let all_dirs = sorted_dirs(ws);
+    group_files(
+        ws,
+        stat_cache,
+        dir,
+        &node.task.inputs,
+        &node.task.outputs,
+        None,
+        &all_dirs,
+    )
 }
 
 /// `globalDependencies` files and `globalEnv` values.
@@ -207,13 +321,14 @@ mod tests {
 
     #[test]
     fn nested_dirs_are_those_strictly_below() {
-        let all = [
+        let mut all = [
             "",
             "packages/a",
             "packages/ab",
             "packages/a/inner",
             "apps/web",
         ];
+        all.sort_unstable();
         assert_eq!(
             nested_package_dirs("packages/a", &all),
             ["packages/a/inner"]

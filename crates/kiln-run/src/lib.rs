@@ -15,9 +15,10 @@ mod hashing;
 mod output_state;
 pub mod script_env;
 mod task;
+mod task_lock;
 
 pub use engine::{ExecuteOptions, execute};
 pub use error::RunError;
-pub use hashing::{HashContext, HashedTask, hash_tasks};
+pub use hashing::{HashContext, HashedTask, current_input_files, hash_tasks};
 pub use output_state::{OutputRecord, OutputState};
 pub use task::{CacheMode, TaskContext, run_task};

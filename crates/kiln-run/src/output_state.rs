@@ -19,11 +19,18 @@ use serde::{Deserialize, Serialize};
 const MAGIC: &str = "kiln-outputs";
 const VERSION: u32 = 1;
 
+/// Logs up to this size are kept with their record, so a hit whose outputs are in place
+/// needs nothing from the artifact; longer ones are read from it.
+pub(crate) const MAX_KEPT_LOG: usize = 64 * 1024;
+
 /// The outputs kiln last left on disk for one task.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputRecord {
     pub key: String,
     pub fingerprint: OutputsFingerprint,
+    /// The task's log, when short (see [`MAX_KEPT_LOG`]).
+    #[serde(default)]
+    pub log: Option<String>,
 }
 
 /// Every task's [`OutputRecord`], loaded once per run and saved at its end.
@@ -31,6 +38,8 @@ pub struct OutputRecord {
 pub struct OutputState {
     path: PathBuf,
     records: Mutex<BTreeMap<String, OutputRecord>>,
+    /// Whether anything changed since the load: an unchanged state is not written again.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl OutputState {
@@ -46,6 +55,7 @@ impl OutputState {
         OutputState {
             path: path.to_path_buf(),
             records: Mutex::new(records),
+            dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -54,15 +64,28 @@ impl OutputState {
     }
 
     pub fn set(&self, id: &TaskId, record: OutputRecord) {
-        self.lock().insert(id.to_string(), record);
+        let old = self.lock().insert(id.to_string(), record.clone());
+        if old.as_ref() != Some(&record) {
+            self.mark_dirty();
+        }
     }
 
     pub fn remove(&self, id: &TaskId) {
-        self.lock().remove(&id.to_string());
+        if self.lock().remove(&id.to_string()).is_some() {
+            self.mark_dirty();
+        }
     }
 
-    /// Writes the state atomically (temp file in the same directory, then rename).
+    fn mark_dirty(&self) {
+        self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Writes the state atomically (temp file in the same directory, then rename), unless
+    /// nothing changed since it was loaded.
     pub fn save(&self) -> std::io::Result<()> {
+        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         let body = serde_json::to_vec(&*self.lock()).map_err(std::io::Error::other)?;
         let mut bytes =
             format!("{MAGIC} {VERSION} {}\n", blake3::hash(&body).to_hex()).into_bytes();
@@ -108,7 +131,8 @@ mod tests {
     fn record(dir: &Path) -> OutputRecord {
         OutputRecord {
             key: "k".repeat(64),
-            fingerprint: OutputsFingerprint::take(dir, &[]).unwrap(),
+            fingerprint: OutputsFingerprint::take(dir, &[], &[]).unwrap(),
+            log: Some("built\n".into()),
         }
     }
 
@@ -122,6 +146,26 @@ mod tests {
         state.save().unwrap();
         let again = OutputState::load(&path);
         assert_eq!(again.get(&id).unwrap().key, "k".repeat(64));
+        assert_eq!(again.get(&id).unwrap().log.as_deref(), Some("built\n"));
+    }
+
+    #[test]
+    fn an_unchanged_state_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outputs-v1.json");
+        let state = OutputState::load(&path);
+        let id = TaskId::new("web", "build");
+        state.set(&id, record(dir.path()));
+        state.save().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        state.save().unwrap();
+        assert!(path.exists(), "still dirty until loaded anew");
+
+        let again = OutputState::load(&path);
+        again.set(&id, again.get(&id).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        again.save().unwrap();
+        assert!(!path.exists(), "setting the same record changes nothing");
     }
 
     #[test]

@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
 use kiln_core::{CacheSource, CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
 use kiln_graph::TaskNode;
+use kiln_hash::StatCache;
 use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
 use kiln_workspace::Workspace;
 
-use crate::HashedTask;
-use crate::output_state::{OutputRecord, OutputState};
+use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
 use crate::script_env::{script_env, script_steps};
+use crate::task_lock::lock_task;
+use crate::{HashedTask, current_input_files};
 
 /// Read and write switches for the cache.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +34,8 @@ pub struct TaskContext<'a> {
     pub store: &'a LocalStore,
     /// Which outputs are on disk for each task, so hits already in place skip the restore.
     pub outputs: &'a OutputState,
+    /// Digests of input files, to check that a task's inputs did not change while it ran.
+    pub stat_cache: &'a StatCache,
     pub registry: &'a ProcessRegistry,
     pub events: &'a Sender<Event>,
     pub cache: CacheMode,
@@ -82,9 +86,49 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
     if node.is_noop() {
         return finish(ctx, report, started);
     }
+    // A hit whose outputs are provably in place writes nothing: it needs no lock.
     if cacheable
         && ctx.cache.read
-        && let Some(saved) = restore(ctx, node, hashed, &key)
+        && let Some(saved) = restore(ctx, node, hashed, &key, Lookup::InPlaceOnly)
+    {
+        report.cache = CacheStatus::Hit(CacheSource::Local);
+        report.saved = saved;
+        return finish(ctx, report, started);
+    }
+    // Long-running tasks are never cached, and a dev server must not keep another kiln
+    // waiting forever.
+    let _lock = if node.task.persistent {
+        None
+    } else {
+        let lock = lock_task(
+            &ctx.workspace.root,
+            id,
+            || ctx.registry.is_terminating(),
+            || {
+                ctx.warn(
+                    id,
+                    "waiting for another kiln process running this task".into(),
+                )
+            },
+        );
+        match lock {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) => {
+                report.outcome = TaskOutcome::Cancelled;
+                return finish(ctx, report, started);
+            }
+            Err(e) => {
+                ctx.warn(
+                    id,
+                    format!("could not take the task lock ({e}); running unlocked"),
+                );
+                None
+            }
+        }
+    };
+    if cacheable
+        && ctx.cache.read
+        && let Some(saved) = restore(ctx, node, hashed, &key, Lookup::Full)
     {
         report.cache = CacheStatus::Hit(CacheSource::Local);
         report.saved = saved;
@@ -111,6 +155,15 @@ fn finish(ctx: &TaskContext<'_>, mut report: TaskReport, started: Instant) -> Ta
     report
 }
 
+/// How far a cache lookup may go.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// Only a hit whose outputs are already in place (writes nothing).
+    InPlaceOnly,
+    /// Restore the outputs when they are not in place.
+    Full,
+}
+
 /// Restores the outputs (unless the fingerprint proves they are in place) and replays the
 /// log; `None` on a miss, or for an entry that could not be used (after a warning).
 fn restore(
@@ -118,6 +171,7 @@ fn restore(
     node: &TaskNode,
     hashed: &HashedTask,
     key: &str,
+    lookup: Lookup,
 ) -> Option<Duration> {
     let dir = &hashed.package_dir;
     let outputs = &node.task.outputs;
@@ -125,19 +179,28 @@ fn restore(
         .outputs
         .get(&node.id)
         .filter(|r| r.key == key && r.fingerprint.still_matches(dir));
+    if in_place.is_none() && lookup == Lookup::InPlaceOnly {
+        return None;
+    }
     let result = match &in_place {
-        Some(_) if !ctx.replay_logs => match ctx.store.get(key) {
-            Ok(Some(meta)) => Ok((Vec::new(), meta.duration())),
-            Ok(None) => Err(CacheError::Missing { key: key.into() }),
-            Err(e) => Err(e),
+        Some(record) => match (ctx.replay_logs, &record.log) {
+            // The outputs are in place and the log is kept: only confirm the entry exists.
+            (false, _) | (true, Some(_)) => match ctx.store.get(key) {
+                Ok(Some(meta)) => Ok((
+                    record.log.clone().unwrap_or_default().into_bytes(),
+                    meta.duration(),
+                )),
+                Ok(None) => Err(CacheError::Missing { key: key.into() }),
+                Err(e) => Err(e),
+            },
+            (true, None) => ctx
+                .store
+                .read_log(key, outputs, &hashed.nested)
+                .map(|r| (r.log, r.meta.duration())),
         },
-        Some(_) => ctx
-            .store
-            .read_log(key, outputs)
-            .map(|r| (r.log, r.meta.duration())),
         None => ctx
             .store
-            .restore(key, dir, outputs)
+            .restore(key, dir, outputs, &hashed.nested)
             .map(|r| (r.log, r.meta.duration())),
     };
     let (log, saved) = match result {
@@ -156,23 +219,24 @@ fn restore(
             return None;
         }
     };
-    let fingerprint = match in_place {
+    let record = match in_place {
         Some(mut record) => {
             if record.fingerprint.is_racy() {
                 record.fingerprint.refresh();
             }
-            Some(record.fingerprint)
+            Some(record)
         }
-        None => OutputsFingerprint::take(dir, outputs).ok(),
-    };
-    if let Some(fingerprint) = fingerprint {
-        ctx.outputs.set(
-            &node.id,
-            OutputRecord {
+        None => OutputsFingerprint::take(dir, outputs, &hashed.nested)
+            .ok()
+            .map(|fingerprint| OutputRecord {
                 key: key.to_string(),
                 fingerprint,
-            },
-        );
+                log: kept_log(&log),
+            }),
+    };
+    match record {
+        Some(record) => ctx.outputs.set(&node.id, record),
+        None => ctx.outputs.remove(&node.id),
     }
     ctx.emit(Event::CacheHit {
         id: node.id.clone(),
@@ -253,6 +317,26 @@ fn store(
     log: &[u8],
     took: Duration,
 ) {
+    // The key was computed before the task ran. If an input changed since (an edit during
+    // the run, or a task that writes into its own inputs), the outputs do not belong to it.
+    match current_input_files(ctx.workspace, ctx.stat_cache, node) {
+        Ok(now) => {
+            if let Some(path) = first_difference(&now, &hashed.manifest.files) {
+                ctx.warn(
+                    &node.id,
+                    format!(
+                        "input `{path}` changed while the task ran; result not cached \
+                         (if the task writes it, declare it in `outputs`)"
+                    ),
+                );
+                return;
+            }
+        }
+        Err(e) => {
+            ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e)));
+            return;
+        }
+    }
     let info = ArtifactInfo {
         key: key.to_string(),
         duration_ms: took.as_millis() as u64,
@@ -261,22 +345,50 @@ fn store(
     let stored = pack(
         &hashed.package_dir,
         &node.task.outputs,
+        &hashed.nested,
         log,
         &info,
         ctx.store.scratch_dir(),
     )
-    .and_then(|packed| ctx.store.put(key, &packed))
-    .and_then(|()| OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs));
+    .and_then(|packed| {
+        // A forced run replaces what is stored: `--force` is how a bad entry gets repaired.
+        if ctx.cache.read {
+            ctx.store.put(key, &packed)
+        } else {
+            ctx.store.put_replacing(key, &packed)
+        }
+    })
+    .and_then(|()| {
+        OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs, &hashed.nested)
+    });
     match stored {
         Ok(fingerprint) => ctx.outputs.set(
             &node.id,
             OutputRecord {
                 key: key.to_string(),
                 fingerprint,
+                log: kept_log(log),
             },
         ),
         Err(e) => ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e))),
     }
+}
+
+fn kept_log(log: &[u8]) -> Option<String> {
+    (log.len() <= MAX_KEPT_LOG).then(|| String::from_utf8_lossy(log).into_owned())
+}
+
+/// The first input path whose digest differs between `now` and `then` (added, removed or
+/// modified), if any.
+fn first_difference(
+    now: &[(String, kiln_hash::Digest)],
+    then: &std::collections::BTreeMap<String, kiln_hash::Digest>,
+) -> Option<String> {
+    if let Some((path, _)) = now.iter().find(|(p, d)| then.get(p) != Some(d)) {
+        return Some(path.clone());
+    }
+    let current: std::collections::HashSet<&str> = now.iter().map(|(p, _)| p.as_str()).collect();
+    then.keys().find(|p| !current.contains(p.as_str())).cloned()
 }
 
 fn lines(log: &[u8]) -> impl Iterator<Item = String> + '_ {
@@ -302,7 +414,40 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::lines;
+    use super::{first_difference, lines};
+    use kiln_hash::Digest;
+
+    #[test]
+    fn input_differences_name_the_first_changed_added_or_removed_path() {
+        let d = |s: &str| Digest::of_bytes(s.as_bytes());
+        let then = [("a".to_string(), d("1")), ("b".to_string(), d("2"))]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            first_difference(&[("a".into(), d("1")), ("b".into(), d("2"))], &then),
+            None
+        );
+        assert_eq!(
+            first_difference(&[("a".into(), d("1")), ("b".into(), d("9"))], &then).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            first_difference(&[("a".into(), d("1"))], &then).as_deref(),
+            Some("b")
+        );
+        assert_eq!(
+            first_difference(
+                &[
+                    ("a".into(), d("1")),
+                    ("b".into(), d("2")),
+                    ("c".into(), d("3"))
+                ],
+                &then
+            )
+            .as_deref(),
+            Some("c")
+        );
+    }
 
     #[test]
     fn log_lines_drop_the_final_newline_only() {

@@ -293,15 +293,9 @@ fn read_member(
         _ => None,
     };
     let package_table = kiln.as_ref().and_then(|(k, _)| k.package.as_ref());
-    let (name, manifest) = match (&json, package_table) {
-        (Some(json), _) => {
-            let Some(name) = json.name.clone() else {
-                return Err(WorkspaceError::MissingName {
-                    manifest: json_file.into(),
-                });
-            };
-            (name, json_file)
-        }
+    let json_name = json.as_ref().and_then(|j| j.name.clone());
+    let (name, manifest) = match (json_name, package_table) {
+        (Some(name), _) => (name, json_file),
         (None, Some(table)) if kiln_member => {
             let default = dir.rsplit('/').next().unwrap_or(dir).to_string();
             (
@@ -309,7 +303,14 @@ fn read_member(
                 kiln_file.display().to_string(),
             )
         }
-        _ => return Ok(None),
+        (None, _) => {
+            if json.is_some() {
+                // Turborepo skips such a file too (test fixtures, bundler output); say so,
+                // since a package that silently vanishes is hard to track down.
+                tracing::warn!("{json_file}: no \"name\", so not a workspace package; skipping it");
+            }
+            return Ok(None);
+        }
     };
     if let (Some(table), Some((_, text))) = (package_table, &kiln)
         && let Some(other) = table.get_ref().name.as_ref().filter(|n| **n != name)

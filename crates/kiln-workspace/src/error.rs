@@ -23,9 +23,6 @@ pub enum WorkspaceError {
     #[diagnostic(transparent)]
     Config(#[from] ConfigError),
 
-    #[error("{}: package has no \"name\"", manifest.display())]
-    MissingName { manifest: PathBuf },
-
     #[error("two packages are named `{name}`: {first} and {second}")]
     DuplicateName {
         name: String,

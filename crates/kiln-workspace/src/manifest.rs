@@ -20,8 +20,6 @@ pub(crate) struct PackageJson {
     #[serde(default)]
     dev_dependencies: BTreeMap<String, String>,
     #[serde(default)]
-    peer_dependencies: BTreeMap<String, String>,
-    #[serde(default)]
     optional_dependencies: BTreeMap<String, String>,
     pub(crate) workspaces: Option<Workspaces>,
     pub(crate) package_manager: Option<String>,
@@ -59,12 +57,14 @@ pub(crate) fn parse(file: &Path, text: &str) -> Result<PackageJson, ConfigError>
 }
 
 impl PackageJson {
-    /// Every (name, spec) of the four dependency fields.
+    /// Every (name, spec) of the fields that make internal dependencies: `dependencies`,
+    /// `devDependencies` and `optionalDependencies`, as Turborepo's `all_dependencies`.
+    /// `peerDependencies` are left out: the package that installs a peer provides it, so
+    /// counting them adds `^build` edges Turborepo does not have (and false cycles).
     pub(crate) fn dependency_specs(&self) -> impl Iterator<Item = (&str, &str)> {
         [
             &self.dependencies,
             &self.dev_dependencies,
-            &self.peer_dependencies,
             &self.optional_dependencies,
         ]
         .into_iter()

@@ -7,8 +7,14 @@
 //! `GlobSet` would read every source directory of every package to find the few that are
 //! packages. As pnpm and npm do, `*` and `**` skip hidden directories, and nothing descends
 //! into `node_modules`, `.git` or `.kiln`.
+//!
+//! Two rules follow Turborepo's globwalk: a `!` exclusion is matched against both `dir` and
+//! `dir/package.json` (so `!packages/legacy/**` and pnpm's `!**/test/**` exclude the package
+//! itself), and nothing under a matched package is a package (a bundler's
+//! `dist/package.json`, test fixtures): `**` stops at a matched directory holding a
+//! manifest, which also spares a `read_dir` of every source directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -60,15 +66,45 @@ pub(crate) fn expand(
     }
     let mut walker = Walker {
         root,
+        excludes: &excludes,
         found: BTreeMap::new(),
     };
     for (comps, kiln) in &compiled {
         walker.walk(comps, String::new(), *kiln)?;
     }
-    walker
-        .found
-        .retain(|dir, _| !dir.is_empty() && !excludes.iter().any(|g| g.is_match(dir.as_str())));
-    Ok(walker.found)
+    let mut found = walker.found;
+    found.retain(|dir, _| !dir.is_empty() && !excluded(&excludes, dir));
+    // Packages under another matched package are dropped, whichever globs matched them.
+    let packages: HashSet<String> = found
+        .iter()
+        .filter(|(dir, kiln)| has_manifest(root, dir, **kiln))
+        .map(|(dir, _)| dir.clone())
+        .collect();
+    found.retain(|dir, _| {
+        let nested = dir
+            .match_indices('/')
+            .any(|(i, _)| packages.contains(&dir[..i]));
+        if nested {
+            tracing::debug!(dir, "skipping a directory inside another package");
+        }
+        !nested
+    });
+    Ok(found)
+}
+
+/// Whether an exclusion matches `dir` or its manifest (`dir/package.json`, `dir/kiln.toml`).
+fn excluded(excludes: &[GlobMatcher], dir: &str) -> bool {
+    excludes.iter().any(|g| {
+        g.is_match(dir)
+            || g.is_match(format!("{dir}/package.json"))
+            || g.is_match(format!("{dir}/kiln.toml"))
+    })
+}
+
+/// Whether `dir` declares a package: a `package.json`, or a `kiln.toml` for `kiln.toml` members.
+fn has_manifest(root: &Path, dir: &str, kiln: bool) -> bool {
+    let dir = root.join(dir);
+    dir.join("package.json").is_file() || kiln && dir.join("kiln.toml").is_file()
 }
 
 fn invalid(pattern: &Pattern<'_>, reason: String) -> WorkspaceError {
@@ -118,6 +154,7 @@ fn component(c: &str) -> Result<Component, String> {
 
 struct Walker<'r> {
     root: &'r Path,
+    excludes: &'r [GlobMatcher],
     found: BTreeMap<String, bool>,
 }
 
@@ -143,6 +180,14 @@ impl Walker<'_> {
             }
             Component::Recursive => {
                 self.walk(rest, rel.clone(), kiln)?;
+                // A matched package ends the descent: nothing below it can be a package.
+                if let Some(&matched_kiln) = self.found.get(&rel)
+                    && !rel.is_empty()
+                    && !excluded(self.excludes, &rel)
+                    && has_manifest(self.root, &rel, matched_kiln)
+                {
+                    return Ok(());
+                }
                 for (name, real) in self.subdirs(&rel)? {
                     // A symlinked directory may point back up: never recurse through one.
                     if real {

@@ -59,9 +59,12 @@ impl Workspace {
     /// The definition of `task` in `package` with every default applied.
     pub fn resolve_task(&self, package: &PackageName, task: &str) -> Option<ResolvedTask> {
         let def = self.task_definition(package, task)?;
+        // An empty script is no script, as in Turborepo: the task is a no-op node (or runs
+        // the definition's `command`).
         let script = self
             .package(package)
-            .and_then(|p| p.scripts.get(task).cloned());
+            .and_then(|p| p.scripts.get(task).cloned())
+            .filter(|s| !s.is_empty());
         Some(ResolvedTask {
             depends_on: def.depends_on.unwrap_or_default(),
             inputs: def.inputs.unwrap_or_default(),

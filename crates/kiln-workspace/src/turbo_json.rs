@@ -24,7 +24,14 @@ use crate::{Pipeline, TaskDefinition};
 /// Marks "the inherited value goes here" in an array of a package configuration.
 const EXTENDS_MARKER: &str = "$TURBO_EXTENDS$";
 
+/// A comment, at the top of a root or package `turbo.json` (Turborepo's `"//"` key).
+const COMMENT_KEY: &str = "//";
+
+/// `$TURBO_ROOT$`: the workspace root, in `inputs` (resolved by the hasher).
+const TURBO_ROOT: &str = "$TURBO_ROOT$";
+
 const ROOT_KEYS: &[&str] = &[
+    "//",
     "$schema",
     "agentGuidance",
     "boundaries",
@@ -54,6 +61,7 @@ const ROOT_KEYS: &[&str] = &[
 ];
 
 const PACKAGE_KEYS: &[&str] = &[
+    "//",
     "$schema",
     "boundaries",
     "extends",
@@ -113,6 +121,7 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
             return Err(doc.error(&[Seg::Key(key)], true, msg, "unknown key"));
         }
     }
+    check_comment(&doc, &top)?;
     let v1 = tasks_key(&doc, &top)? == "pipeline";
     let mut pipeline = Pipeline::default();
     let global = |name: &'static str| top.get(name).map(|v| (vec![Seg::Key(name)], v));
@@ -180,6 +189,7 @@ pub(crate) fn parse_package(
             return Err(doc.error(&[Seg::Key(key)], true, msg, "unknown key"));
         }
     }
+    check_comment(&doc, &top)?;
     check_extends(&doc, &top)?;
     let key = tasks_key(&doc, &top)?;
     let v1 = key == "pipeline";
@@ -204,6 +214,17 @@ pub(crate) fn parse_package(
         tasks.insert(name.clone(), raw.resolve(base(name).as_ref()));
     }
     Ok(tasks)
+}
+
+/// `"//"` is a comment and is ignored, but like Turborepo only as a string.
+fn check_comment(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<(), ConfigError> {
+    match top.get(COMMENT_KEY) {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(_) => {
+            let msg = "`\"//\"` (a comment) must be a string".to_string();
+            Err(doc.error(&[Seg::Key(COMMENT_KEY)], false, msg, "expected a string"))
+        }
+    }
 }
 
 fn check_extends(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<(), ConfigError> {
@@ -350,7 +371,10 @@ fn read_task(
                 deps = value.as_array().map(|items| (at.clone(), items));
             }
             "inputs" => raw.def.inputs = inputs(doc, &at, value, &mut raw.extend[INPUTS])?,
-            "outputs" => raw.def.outputs = list(OUTPUTS)?,
+            "outputs" => {
+                raw.def.outputs = list(OUTPUTS)?;
+                check_outputs(doc, &at, value)?;
+            }
             "env" => raw.def.env = list(ENV)?,
             "passThroughEnv" => raw.def.pass_through_env = list(PASS_THROUGH)?,
             "cache" => raw.def.cache = boolean(doc, &at, value)?,
@@ -445,6 +469,36 @@ fn inputs(
         *extend = list.len() != before;
     }
     Ok(list)
+}
+
+/// Outputs are restored into the package, so they stay inside it: no `$TURBO_ROOT$` (not
+/// supported yet) and no `..`. `value` is already known to be `null` or strings. (`inputs`
+/// keep `$TURBO_ROOT$/…` as written: the hasher resolves it against the root.)
+fn check_outputs(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<(), ConfigError> {
+    let Value::Array(items) = value else {
+        return Ok(());
+    };
+    for (i, output) in items.iter().filter_map(Value::as_str).enumerate() {
+        let glob = output.strip_prefix('!').unwrap_or(output);
+        let problem = if glob.contains(TURBO_ROOT) {
+            Some((
+                "`$TURBO_ROOT$` in `outputs` is not supported yet",
+                "unsupported",
+            ))
+        } else if glob.split(['/', '\\']).any(|c| c == "..") {
+            Some((
+                "outputs cannot leave the package (`..`)",
+                "outside the package",
+            ))
+        } else {
+            None
+        };
+        if let Some((msg, label)) = problem {
+            let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
+            return Err(doc.error(&at, false, format!("`{output}`: {msg}"), label));
+        }
+    }
+    Ok(())
 }
 
 /// `$KILN_DEFAULT$` is kiln's name for Turborepo's `$TURBO_DEFAULT$`.

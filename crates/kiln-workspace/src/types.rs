@@ -36,7 +36,8 @@ pub struct Package {
     pub version: Option<String>,
     /// `package.json` scripts (empty for a `kiln.toml`-only member).
     pub scripts: BTreeMap<String, String>,
-    /// Workspace packages this one depends on (any dependency field), sorted, no duplicates.
+    /// Workspace packages this one depends on (`dependencies`, `devDependencies`,
+    /// `optionalDependencies`; not `peerDependencies`), sorted, no duplicates.
     pub dependencies: Vec<PackageName>,
     /// The file that declared this package (`packages/a/package.json`), relative to root.
     pub manifest: String,

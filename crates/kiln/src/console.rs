@@ -66,46 +66,59 @@ impl Printer {
         })
     }
 
+    /// Prints events as they come. Output is buffered while more events are already
+    /// waiting and flushed whenever the queue runs dry, so a burst of replayed logs costs a
+    /// few writes instead of one per line, and a live task's lines still appear at once.
     fn consume(mut self, events: Receiver<Event>) {
-        let stdout = std::io::stdout();
-        for event in events {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout());
+        while let Ok(first) = events.recv() {
+            self.handle(&mut out, first);
+            while let Ok(next) = events.try_recv() {
+                self.handle(&mut out, next);
+            }
             // A closed stdout (`kiln run | head`) is not an error: keep draining events so
             // the run finishes normally.
-            let mut out = stdout.lock();
-            match event {
-                Event::TaskStarted { .. } => {}
-                Event::CacheHit { id, key, source } => {
-                    let source = match source {
-                        kiln_core::CacheSource::Local => "local",
-                        kiln_core::CacheSource::Remote => "remote",
-                    };
-                    let what = if self.replay_logs {
-                        ", replaying logs"
-                    } else {
-                        ""
-                    };
-                    let p = self.prefix(&id).to_string();
-                    let _ = writeln!(out, "{p} cache hit ({source}){what} {}", short(&key));
+            let _ = out.flush();
+        }
+    }
+
+    fn handle(&mut self, out: &mut impl Write, event: Event) {
+        match event {
+            Event::TaskStarted { .. } => {}
+            Event::CacheHit { id, key, source } => {
+                let source = match source {
+                    kiln_core::CacheSource::Local => "local",
+                    kiln_core::CacheSource::Remote => "remote",
+                };
+                let what = if self.replay_logs {
+                    ", replaying logs"
+                } else {
+                    ""
+                };
+                let p = self.prefix(&id).to_string();
+                let _ = writeln!(out, "{p} cache hit ({source}){what} {}", short(&key));
+            }
+            Event::Executing { id, key } => {
+                let p = self.prefix(&id).to_string();
+                let _ = writeln!(out, "{p} cache miss, executing {}", short(&key));
+            }
+            Event::TaskOutput { id, line, replayed } => {
+                if replayed && !self.replay_logs {
+                    return;
                 }
-                Event::Executing { id, key } => {
-                    let p = self.prefix(&id).to_string();
-                    let _ = writeln!(out, "{p} cache miss, executing {}", short(&key));
+                let p = self.prefix(&id).to_string();
+                let _ = writeln!(out, "{p} {line}");
+            }
+            Event::TaskWarning { id, message } => {
+                // Keep stdout and stderr in order on a shared terminal.
+                let _ = out.flush();
+                eprintln_warning(&format!("{id}: {message}"));
+            }
+            Event::TaskFinished(report) => {
+                if matches!(report.outcome, TaskOutcome::Failed { .. }) || self.verbose >= 1 {
+                    let _ = out.flush();
                 }
-                Event::TaskOutput { id, line, replayed } => {
-                    if replayed && !self.replay_logs {
-                        continue;
-                    }
-                    let p = self.prefix(&id).to_string();
-                    let _ = writeln!(out, "{p} {line}");
-                }
-                Event::TaskWarning { id, message } => {
-                    drop(out);
-                    eprintln_warning(&format!("{id}: {message}"));
-                }
-                Event::TaskFinished(report) => {
-                    drop(out);
-                    self.finished(&report);
-                }
+                self.finished(&report);
             }
         }
     }

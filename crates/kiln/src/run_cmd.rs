@@ -83,6 +83,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         store: &store,
         outputs: &output_state,
         replay_logs: !args.hide_cached_logs,
+        stat_cache: &stat_cache,
         registry: &registry,
         events: &tx,
         cache: CacheMode {
@@ -122,17 +123,41 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
 }
 
 /// Filters → package scope → task graph, with every plan error shown to the user.
+///
+/// Started below the workspace root, the selection is inferred from `cwd` as Turborepo does
+/// (only the package kiln runs in, or every package under the directory; directory filters
+/// relative to it): see `kiln_graph::Inference`.
 fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
     let packages = PackageGraph::new(&ws.packages);
     packages
         .check_acyclic()
         .map_err(|e| Exit::user(e.to_string()))?;
-    let filters = args
+    let mut filters = args
         .filters
         .iter()
-        .map(|f| Filter::parse(&relative_filter(f, cwd, &ws.root)))
+        .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Exit::user(e.to_string()))?;
+    let inference = cwd_in_workspace(cwd, &ws.root)
+        .and_then(|dir| kiln_graph::Inference::new(&ws.packages, &dir));
+    if let Some(inference) = inference {
+        tracing::debug!(?inference, "selection inferred from the current directory");
+        filters = inference
+            .apply(&filters)
+            .map_err(|e| Exit::user(e.to_string()))?;
+    }
+    // As Turborepo: a directory that does not exist is a typo, not an empty selection.
+    for filter in &filters {
+        if let Some(dir) = filter.dir.as_ref().filter(|d| !d.leaves_root()) {
+            let path = ws.root.join(dir.base());
+            if !path.exists() {
+                return Err(Exit::user(format!(
+                    "directory {} in filter `{filter}` does not exist",
+                    path.display()
+                )));
+            }
+        }
+    }
     let selection =
         select(&packages, &ws.packages, &filters).map_err(|e| Exit::user(e.to_string()))?;
     for f in &selection.unmatched {
@@ -147,32 +172,17 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
     TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))
 }
 
-/// Path filters are written relative to where kiln runs; the graph takes them relative to
-/// the workspace root.
-fn relative_filter(filter: &str, cwd: &Path, root: &Path) -> String {
-    let (bang, rest) = match filter.strip_prefix('!') {
-        Some(r) => ("!", r),
-        None => ("", filter),
-    };
-    let Some(path) = rest
-        .strip_prefix("./")
-        .or_else(|| (rest == ".").then_some(""))
-    else {
-        return filter.to_string();
-    };
-    let Ok(base) = cwd.canonicalize() else {
-        return filter.to_string();
-    };
-    let Ok(root) = root.canonicalize() else {
-        return filter.to_string();
-    };
-    match base.strip_prefix(&root) {
-        Ok(prefix) if !prefix.as_os_str().is_empty() => {
-            let joined = prefix.join(path);
-            format!("{bang}./{}", joined.to_string_lossy().trim_end_matches('/'))
-        }
-        _ => filter.to_string(),
-    }
+/// Where kiln runs, relative to the workspace root (`/`-separated, empty at the root), which
+/// directory filters and package inference are relative to; `None` when it cannot be told.
+fn cwd_in_workspace(cwd: &Path, root: &Path) -> Option<String> {
+    let base = cwd.canonicalize().ok()?;
+    let root = root.canonicalize().ok()?;
+    let rel = base.strip_prefix(&root).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
 }
 
 /// `--concurrency N` or `N%` of the CPUs; the default is every CPU.
@@ -219,5 +229,90 @@ mod tests {
         assert!(concurrency(Some("x")).is_err());
         assert!(concurrency(Some("50%")).ok().unwrap() >= 1);
         assert!(concurrency(Some("-5%")).is_err());
+    }
+
+    /// A workspace with `apps/web` → `packages/ui`, each with a `build` script.
+    fn web_and_ui() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            (
+                "package.json",
+                r#"{"workspaces": ["apps/*", "packages/*"]}"#,
+            ),
+            (
+                "turbo.json",
+                r#"{"tasks": {"build": {"dependsOn": ["^build"]}}}"#,
+            ),
+            (
+                "apps/web/package.json",
+                r#"{"name": "web", "scripts": {"build": "x"}, "dependencies": {"ui": "*"}}"#,
+            ),
+            ("apps/web/src/index.ts", ""),
+            (
+                "packages/ui/package.json",
+                r#"{"name": "ui", "scripts": {"build": "x"}}"#,
+            ),
+        ];
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+        let ws = Workspace::discover(dir.path()).unwrap();
+        (dir, ws)
+    }
+
+    fn build_args(filters: &[&str]) -> RunArgs {
+        RunArgs {
+            tasks: vec!["build".into()],
+            filters: filters.iter().map(|f| f.to_string()).collect(),
+            dry_run: None,
+            concurrency: None,
+            continue_on_failure: false,
+            force: false,
+            no_cache: false,
+            hide_cached_logs: false,
+        }
+    }
+
+    fn planned(ws: &Workspace, cwd: &Path, filters: &[&str]) -> Vec<String> {
+        match plan(ws, cwd, &build_args(filters)) {
+            Ok(graph) => graph.nodes().iter().map(|n| n.id.to_string()).collect(),
+            Err(Exit::User(e)) => panic!("{e}"),
+            Err(Exit::Internal(e)) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn running_inside_a_package_builds_only_that_package() {
+        let (dir, ws) = web_and_ui();
+        let web = dir.path().join("apps/web/src");
+        assert_eq!(planned(&ws, &web, &[]), ["ui#build", "web#build"]);
+        let ui = dir.path().join("packages/ui");
+        assert_eq!(planned(&ws, &ui, &[]), ["ui#build"]);
+        let apps = dir.path().join("apps");
+        assert_eq!(planned(&ws, &apps, &["../packages/*"]), ["ui#build"]);
+        assert_eq!(planned(&ws, dir.path(), &[]).len(), 2);
+    }
+
+    #[test]
+    fn a_directory_filter_naming_no_directory_is_an_error() {
+        let (dir, ws) = web_and_ui();
+        for (cwd, filter) in [("", "./apps/nope"), ("apps", "{./nope/*}")] {
+            let Err(Exit::User(e)) = plan(&ws, &dir.path().join(cwd), &build_args(&[filter]))
+            else {
+                panic!("`{filter}` in `{cwd}` planned");
+            };
+            let missing = ws.root.join("apps/nope");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "directory {} in filter `{filter}` does not exist",
+                    missing.display()
+                )
+            );
+        }
+        // An existing directory holding no package is no error: it selects nothing.
+        assert!(planned(&ws, dir.path(), &["./apps/web/src"]).is_empty());
     }
 }

@@ -102,7 +102,10 @@ impl Setup {
     fn refused(&self, outputs: &[&str]) -> CacheError {
         let before = tree(self.tmp.path());
         let outputs: Vec<String> = outputs.iter().map(|o| o.to_string()).collect();
-        let err = self.store.restore(KEY, &self.pkg(), &outputs).unwrap_err();
+        let err = self
+            .store
+            .restore(KEY, &self.pkg(), &outputs, &[])
+            .unwrap_err();
         assert_eq!(
             tree(self.tmp.path()),
             before,
@@ -111,6 +114,21 @@ impl Setup {
         assert!(err.is_unusable_entry(), "{err}");
         assert_eq!(self.store.get(KEY).unwrap(), None, "evicted");
         err
+    }
+
+    /// Restores, expecting a failure blamed on the disk: not an unusable entry, and kept.
+    fn failed_on_disk(&self, outputs: &[&str]) -> String {
+        let outputs: Vec<String> = outputs.iter().map(|o| o.to_string()).collect();
+        let err = self
+            .store
+            .restore(KEY, &self.pkg(), &outputs, &[])
+            .unwrap_err();
+        assert!(
+            matches!(err, CacheError::Restore { .. }) && !err.is_unusable_entry(),
+            "{err}"
+        );
+        assert!(self.store.get(KEY).unwrap().is_some(), "kept");
+        format!("{:?}", std::error::Error::source(&err).unwrap())
     }
 }
 
@@ -154,7 +172,7 @@ fn a_file_through_a_symlink_of_the_same_artifact_is_refused() {
 }
 
 #[test]
-fn a_file_through_a_symlink_already_on_disk_is_refused() {
+fn a_symlink_on_disk_fails_the_restore_without_evicting_the_entry() {
     let s = Setup::new(1 << 20);
     let outside = s.tmp.path().join("outside");
     fs_err::create_dir_all(&outside).unwrap();
@@ -162,11 +180,60 @@ fn a_file_through_a_symlink_already_on_disk_is_refused() {
     store_raw(&s.store, 1, |tar| {
         append(tar, b"outputs/lib/a.js", EntryType::Regular, b"pwned")
     });
-    assert!(matches!(
-        s.refused(&["lib/*.js"]),
-        CacheError::Unsafe { .. }
-    ));
+    let err = s.failed_on_disk(&["lib/*.js"]);
+    assert!(err.contains("lib") && err.contains("symlink"), "{err}");
     assert!(!outside.join("a.js").exists());
+}
+
+#[test]
+fn a_directory_in_the_way_fails_the_restore_without_evicting_the_entry() {
+    let s = Setup::new(1 << 20);
+    fs_err::create_dir_all(s.pkg().join("dist/a.js")).unwrap();
+    fs_err::write(s.pkg().join("dist/a.js/kept"), "excluded").unwrap();
+    store_raw(&s.store, 1, |tar| {
+        append(tar, b"outputs/dist/a.js", EntryType::Regular, b"a")
+    });
+    let err = s.failed_on_disk(&["dist/**", "!dist/a.js/kept"]);
+    assert!(
+        err.contains("dist/a.js") && err.contains("directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_on_disk_where_a_directory_goes_fails_the_restore_without_evicting_the_entry() {
+    let s = Setup::new(1 << 20);
+    fs_err::write(s.pkg().join("lib"), "a file").unwrap();
+    store_raw(&s.store, 1, |tar| {
+        append(tar, b"outputs/lib/a.js", EntryType::Regular, b"a")
+    });
+    let err = s.failed_on_disk(&["lib/*.js"]);
+    assert!(err.contains("lib") && err.contains("file"), "{err}");
+}
+
+#[test]
+fn an_entry_inside_a_nested_package_is_refused() {
+    let s = Setup::new(1 << 20);
+    store_raw(&s.store, 1, |tar| {
+        append(
+            tar,
+            b"outputs/packages/a/x.tsbuildinfo",
+            EntryType::Regular,
+            b"x",
+        )
+    });
+    let outputs = vec!["**/*.tsbuildinfo".to_string()];
+    let nested = vec!["packages/a".to_string()];
+    let err = s
+        .store
+        .restore(KEY, &s.pkg(), &outputs, &nested)
+        .unwrap_err();
+    assert!(
+        matches!(err, CacheError::Unsafe { reason, .. } if reason.contains("nested")),
+        "{err}"
+    );
+    assert!(!s.pkg().join("packages").exists());
+    assert_eq!(s.store.get(KEY).unwrap(), None, "evicted");
 }
 
 #[test]
@@ -235,7 +302,7 @@ fn symlink_targets_are_data_and_may_point_anywhere() {
     });
     let restored = s
         .store
-        .restore(KEY, &s.pkg(), &["dist/**".to_string()])
+        .restore(KEY, &s.pkg(), &["dist/**".to_string()], &[])
         .unwrap();
     assert_eq!(restored.log, b"hostile log");
     assert_eq!(

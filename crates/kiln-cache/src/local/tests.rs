@@ -1,5 +1,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Barrier;
+use std::time::Duration;
 
 use super::*;
 use crate::meta::ArtifactInfo;
@@ -26,7 +27,7 @@ fn pack_and_put(store: &LocalStore, pkg: &Path, outs: &[String], log: &[u8], key
         duration_ms: 1234,
         exit_code: 0,
     };
-    let packed = crate::pack(pkg, outs, log, &info, store.scratch_dir()).unwrap();
+    let packed = crate::pack(pkg, outs, &[], log, &info, store.scratch_dir()).unwrap();
     store.put(key, &packed).unwrap();
 }
 
@@ -55,7 +56,7 @@ fn restores_exactly_the_outputs_that_were_packed() {
     write(&pkg.join("dist/stale.js"), b"old build", 0o644);
     write(&pkg.join("dist/old/gone.js"), b"old build", 0o644);
 
-    let restored = store.restore(KEY, &pkg, &outs).unwrap();
+    let restored = store.restore(KEY, &pkg, &outs, &[]).unwrap();
     assert_eq!(restored.log, b"built in 1s\n");
     assert_eq!(restored.files, 4);
     assert_eq!(restored.meta.files, 4);
@@ -106,7 +107,7 @@ fn excluded_files_are_not_packed() {
     let outs = outputs(&["dist/**", "!dist/cache/**"]);
     pack_and_put(&store, &pkg, &outs, b"", KEY);
 
-    let restored = store.restore(KEY, &other, &outs).unwrap();
+    let restored = store.restore(KEY, &other, &outs, &[]).unwrap();
     assert_eq!(restored.files, 1);
     assert!(other.join("dist/a.js").is_file());
     assert!(!other.join("dist/cache").exists());
@@ -130,7 +131,7 @@ fn long_and_unicode_paths_and_directory_modes_round_trip() {
     let outs = outputs(&["dist/**"]);
     pack_and_put(&store, &pkg, &outs, b"", KEY);
 
-    store.restore(KEY, &other, &outs).unwrap();
+    store.restore(KEY, &other, &outs, &[]).unwrap();
     assert_eq!(fs_err::read(other.join(&deep)).unwrap(), b"deep");
     assert_eq!(
         fs_err::read_link(other.join("dist/long-link")).unwrap(),
@@ -146,7 +147,7 @@ fn a_task_without_outputs_still_replays_its_log() {
     let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
     write(&pkg.join("src/a.ts"), b"a", 0o644);
     pack_and_put(&store, &pkg, &[], b"lint ok\n", KEY);
-    let restored = store.restore(KEY, &pkg, &[]).unwrap();
+    let restored = store.restore(KEY, &pkg, &[], &[]).unwrap();
     assert_eq!(
         (restored.log.as_slice(), restored.files),
         (&b"lint ok\n"[..], 0)
@@ -160,7 +161,7 @@ fn a_missing_key_is_a_miss() {
     let store = LocalStore::open(tmp.path()).unwrap();
     assert_eq!(store.get(KEY).unwrap(), None);
     let err = store
-        .restore(KEY, tmp.path(), &outputs(&["dist/**"]))
+        .restore(KEY, tmp.path(), &outputs(&["dist/**"]), &[])
         .unwrap_err();
     assert!(matches!(err, CacheError::Missing { .. }) && err.is_unusable_entry());
 }
@@ -180,7 +181,7 @@ fn a_flipped_byte_in_the_blob_is_corrupt_and_evicted() {
     write(&pkg.join("dist/a.js"), b"current", 0o644);
 
     let err = store
-        .restore(KEY, &pkg, &outputs(&["dist/**"]))
+        .restore(KEY, &pkg, &outputs(&["dist/**"]), &[])
         .unwrap_err();
     assert!(
         matches!(err, CacheError::Corrupt { ref key, .. } if key == KEY),
@@ -238,6 +239,7 @@ fn concurrent_puts_of_one_key_leave_a_valid_entry() {
                 crate::pack(
                     &pkg,
                     &outs,
+                    &[],
                     format!("log {writer}").as_bytes(),
                     &info,
                     store.scratch_dir(),
@@ -260,7 +262,7 @@ fn concurrent_puts_of_one_key_leave_a_valid_entry() {
     });
     for key in &keys {
         let target = tmp.path().join(format!("restored-{key}"));
-        let restored = store.restore(key, &target, &outs).unwrap();
+        let restored = store.restore(key, &target, &outs, &[]).unwrap();
         let content = fs_err::read_to_string(target.join("dist/out.txt")).unwrap();
         assert_eq!(
             restored.log,
@@ -280,7 +282,7 @@ fn the_first_writer_wins() {
     pack_and_put(&store, &pkg, &outputs(&["dist/**"]), b"second", KEY);
     assert_eq!(
         store
-            .restore(KEY, &pkg, &outputs(&["dist/**"]))
+            .restore(KEY, &pkg, &outputs(&["dist/**"]), &[])
             .unwrap()
             .log,
         b"first"
@@ -303,7 +305,7 @@ fn fetch_hands_over_a_verified_artifact_another_store_can_keep() {
     lower.store(&fetched).unwrap();
     drop(fetched);
     let restored = lower
-        .restore(KEY, &tmp.path().join("copy"), &outputs(&["dist/**"]))
+        .restore(KEY, &tmp.path().join("copy"), &outputs(&["dist/**"]), &[])
         .unwrap();
     assert_eq!(restored.log, b"log");
     assert!(
@@ -332,6 +334,7 @@ fn keys_that_could_name_other_files_are_refused() {
     let packed = crate::pack(
         &pkg,
         &outputs(&["dist/**"]),
+        &[],
         b"",
         &info,
         store.scratch_dir(),
@@ -341,6 +344,119 @@ fn keys_that_could_name_other_files_are_refused() {
         store.put("abcdef", &packed),
         Err(CacheError::KeyMismatch { .. })
     ));
+}
+
+#[test]
+fn a_bare_directory_output_packs_restores_and_clears_its_subtree() {
+    for pattern in ["dist", "dist/"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (pkg, other) = (tmp.path().join("pkg"), tmp.path().join("other"));
+        let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
+        write(&pkg.join("dist/a.js"), b"a", 0o644);
+        write(&pkg.join("dist/sub/b.js"), b"b", 0o644);
+        let outs = outputs(&[pattern]);
+        pack_and_put(&store, &pkg, &outs, b"", KEY);
+        assert_eq!(store.get(KEY).unwrap().unwrap().files, 2, "{pattern}");
+
+        write(&other.join("dist/stale.js"), b"old", 0o644);
+        let restored = store.restore(KEY, &other, &outs, &[]).unwrap();
+        assert_eq!(restored.files, 2, "{pattern}");
+        assert_eq!(fs_err::read(other.join("dist/sub/b.js")).unwrap(), b"b");
+        assert!(!other.join("dist/stale.js").exists(), "{pattern}");
+    }
+}
+
+#[test]
+fn put_replacing_repairs_a_bad_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
+    let outs = outputs(&["dist/**"]);
+    write(&pkg.join("dist/a.js"), b"bad", 0o644);
+    pack_and_put(&store, &pkg, &outs, b"bad", KEY);
+    let old = store.get(KEY).unwrap().unwrap();
+
+    write(&pkg.join("dist/a.js"), b"good", 0o644);
+    let info = ArtifactInfo {
+        key: KEY.into(),
+        duration_ms: 1,
+        exit_code: 0,
+    };
+    let packed = crate::pack(&pkg, &outs, &[], b"good", &info, store.scratch_dir()).unwrap();
+    store.put(KEY, &packed).unwrap();
+    assert_eq!(store.get(KEY).unwrap().unwrap(), old, "put keeps the first");
+    store.put_replacing(KEY, &packed).unwrap();
+    assert_eq!(store.get(KEY).unwrap().unwrap().blob, packed.meta().blob);
+
+    // A reader that still held the old metadata sees a mismatch; its eviction spares the
+    // new entry.
+    let refused = store.refused(&old, &pkg, Refusal::Corrupt("digest".into()));
+    assert!(matches!(refused, CacheError::Corrupt { .. }));
+    let other = tmp.path().join("other");
+    let restored = store.restore(KEY, &other, &outs, &[]).unwrap();
+    assert_eq!(restored.log, b"good");
+    assert_eq!(fs_err::read(other.join("dist/a.js")).unwrap(), b"good");
+}
+
+#[test]
+fn a_root_task_never_touches_nested_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, other) = (tmp.path().join("repo"), tmp.path().join("copy"));
+    let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
+    write(&root.join("tsconfig.tsbuildinfo"), b"root", 0o644);
+    write(&root.join("packages/a/tsconfig.tsbuildinfo"), b"a", 0o644);
+    let outs = outputs(&["**/*.tsbuildinfo"]);
+    let nested = outputs(&["packages/a"]);
+    let info = ArtifactInfo {
+        key: KEY.into(),
+        duration_ms: 1,
+        exit_code: 0,
+    };
+    let packed = crate::pack(&root, &outs, &nested, b"", &info, store.scratch_dir()).unwrap();
+    assert_eq!(packed.meta().files, 1, "only the root's own output");
+    store.put(KEY, &packed).unwrap();
+
+    write(&root.join("packages/a/tsconfig.tsbuildinfo"), b"a2", 0o644);
+    store.restore(KEY, &root, &outs, &nested).unwrap();
+    assert_eq!(
+        fs_err::read(root.join("packages/a/tsconfig.tsbuildinfo")).unwrap(),
+        b"a2",
+        "neither removed nor replaced"
+    );
+    store.restore(KEY, &other, &outs, &nested).unwrap();
+    assert!(!other.join("packages").exists());
+    assert_eq!(store.read_log(KEY, &outs, &nested).unwrap().log, b"");
+}
+
+#[test]
+fn open_removes_only_old_temp_files_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("tmp");
+    let old = SystemTime::now() - STALE_TEMP_AGE - Duration::from_secs(60);
+    for (name, modified) in [
+        (".pack-old.tar.zst", Some(old)),
+        (".blob-old", Some(old)),
+        (".meta-old", Some(old)),
+        (".pack-fresh.tar.zst", None),
+        ("someone-elses", Some(old)),
+    ] {
+        write(&scratch.join(name), b"x", 0o644);
+        if let Some(modified) = modified {
+            fs_err::File::options()
+                .write(true)
+                .open(scratch.join(name))
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
+    LocalStore::open(tmp.path()).unwrap();
+    let mut left: Vec<String> = fs_err::read_dir(&scratch)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".pack-fresh.tar.zst", "someone-elses"]);
 }
 
 /// Run with `cargo test -p kiln-cache -- --ignored --nocapture restore_speed`.
@@ -363,7 +479,7 @@ fn restore_speed_of_a_small_artifact() {
     let pack_time = started.elapsed();
     let started = std::time::Instant::now();
     for key in &keys {
-        store.restore(key, &pkg, &outs).unwrap();
+        store.restore(key, &pkg, &outs, &[]).unwrap();
     }
     let restore_time = started.elapsed();
     eprintln!(

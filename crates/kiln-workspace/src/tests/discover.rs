@@ -188,13 +188,32 @@ fn internal_dependencies_come_from_every_dependency_field() {
                 "dependencies": {"a": "workspace:*", "react": "^18", "app": "workspace:*",
                                  "alias": "workspace:b@*", "f": "npm:other@1"},
                 "devDependencies": {"c": "workspace:^", "a": "1.0.0"},
-                "peerDependencies": {"d": "*"},
                 "optionalDependencies": {"whatever": "workspace:../e"}}"#,
         ),
     ]);
     let ws = discover(dir.path());
-    assert_eq!(deps(&ws, "app"), ["@scope/e", "a", "b", "c", "d"]);
+    assert_eq!(deps(&ws, "app"), ["@scope/e", "a", "b", "c"]);
     assert!(deps(&ws, "a").is_empty());
+}
+
+#[test]
+fn peer_dependencies_are_not_internal_dependencies() {
+    // As Turborepo's `all_dependencies`: a peer adds no `^build` edge, and a plugin that
+    // peers on its host while the host depends on it is no cycle.
+    let dir = repo(&[
+        ("package.json", r#"{"workspaces": ["packages/*"]}"#),
+        (
+            "packages/host/package.json",
+            r#"{"name": "host", "dependencies": {"plugin": "workspace:*"}}"#,
+        ),
+        (
+            "packages/plugin/package.json",
+            r#"{"name": "plugin", "peerDependencies": {"host": "workspace:*"}}"#,
+        ),
+    ]);
+    let ws = discover(dir.path());
+    assert_eq!(deps(&ws, "host"), ["plugin"]);
+    assert!(deps(&ws, "plugin").is_empty());
 }
 
 #[test]
@@ -211,15 +230,52 @@ fn two_packages_with_one_name_is_an_error_naming_both() {
 }
 
 #[test]
-fn a_package_json_without_name_is_an_error_naming_it() {
+fn a_package_json_without_name_is_skipped() {
+    // Turborepo skips it; only the root's package.json may lack a name and still count.
     let dir = repo(&[
         ("package.json", r#"{"workspaces": ["packages/*"]}"#),
         ("packages/a/package.json", r#"{"version": "1.0.0"}"#),
+        ("packages/b/package.json", &pkg("b")),
     ]);
-    assert_eq!(
-        error(dir.path()),
-        "packages/a/package.json: package has no \"name\""
-    );
+    let ws = discover(dir.path());
+    assert_eq!(names(&ws), ["//", "b"]);
+    assert_eq!(ws.package(&"//".into()).unwrap().manifest, "package.json");
+}
+
+#[test]
+fn exclusions_match_the_manifest_path_too() {
+    let dir = repo(&[
+        (
+            "package.json",
+            r#"{"name": "root", "packageManager": "pnpm@9.1.0"}"#,
+        ),
+        (
+            "pnpm-workspace.yaml",
+            "packages:\n  - 'packages/*'\n  - '!packages/legacy/**'\n  - '!**/test/**'\n",
+        ),
+        ("packages/a/package.json", &pkg("a")),
+        ("packages/legacy/package.json", &pkg("legacy")),
+        ("packages/test/package.json", &pkg("test")),
+    ]);
+    assert_eq!(names(&discover(dir.path())), ["//", "a"]);
+}
+
+#[test]
+fn nothing_under_a_matched_package_is_a_package() {
+    let dir = repo(&[
+        (
+            "package.json",
+            r#"{"workspaces": ["packages/**", "apps/*", "apps/*/e2e"]}"#,
+        ),
+        ("packages/a/package.json", &pkg("a")),
+        // A bundler's output and a test fixture, both named like their package.
+        ("packages/a/dist/package.json", &pkg("a")),
+        ("packages/a/test/fixtures/x/package.json", &pkg("fixture")),
+        ("packages/group/b/package.json", &pkg("b")),
+        ("apps/web/package.json", &pkg("web")),
+        ("apps/web/e2e/package.json", &pkg("web-e2e")),
+    ]);
+    assert_eq!(names(&discover(dir.path())), ["//", "a", "b", "web"]);
 }
 
 #[test]
@@ -389,4 +445,25 @@ fn discovery_may_start_from_a_file() {
     ]);
     let ws = discover(&dir.path().join("packages/a/index.js"));
     assert_eq!(names(&ws), ["//", "a"]);
+}
+
+#[test]
+fn an_empty_script_is_no_command() {
+    let dir = repo(&[
+        ("package.json", r#"{"workspaces": ["packages/*"]}"#),
+        ("turbo.json", r#"{"tasks": {"build": {}, "lint": {}}}"#),
+        (
+            "packages/a/package.json",
+            r#"{"name": "a", "scripts": {"build": "", "lint": "eslint ."}}"#,
+        ),
+    ]);
+    let ws = discover(dir.path());
+    assert_eq!(ws.resolve_task(&"a".into(), "build").unwrap().command, None);
+    assert_eq!(
+        ws.resolve_task(&"a".into(), "lint")
+            .unwrap()
+            .command
+            .as_deref(),
+        Some("eslint .")
+    );
 }

@@ -248,3 +248,50 @@ fn package_configuration_errors() {
         assert_eq!(error(dir.path()), expected, "{config}");
     }
 }
+
+#[test]
+fn a_comment_key_is_accepted_at_the_root_and_in_packages() {
+    let dir = with_package_config(
+        r#"{"//": "web overrides", "extends": ["//"], "tasks": {"build": {"cache": false}}}"#,
+    );
+    let text = r#"{"//": "the pipeline", "tasks": {"build": {"outputs": ["dist/**"]}}}"#;
+    fs_err::write(dir.path().join("turbo.json"), text).unwrap();
+    let ws = discover(dir.path());
+    assert!(!ws.resolve_task(&"web".into(), "build").unwrap().cache);
+    assert_eq!(
+        root_error(r#"{"//": 1, "tasks": {}}"#),
+        "turbo.json:1:8: `\"//\"` (a comment) must be a string"
+    );
+}
+
+#[test]
+fn turbo_root_inputs_pass_through_unchanged() {
+    let p = root(
+        r#"{"tasks": {"build": {"inputs": ["$TURBO_DEFAULT$", "$TURBO_ROOT$/tsconfig.json", "!$TURBO_ROOT$/x/**"]}}}"#,
+    );
+    assert_eq!(
+        p.tasks["build"].inputs,
+        list(&[
+            "$TURBO_DEFAULT$",
+            "$TURBO_ROOT$/tsconfig.json",
+            "!$TURBO_ROOT$/x/**"
+        ])
+    );
+}
+
+#[test]
+fn turbo_root_and_dot_dot_in_outputs_are_errors_at_the_entry() {
+    assert_eq!(
+        root_error(
+            "{\"tasks\": {\"build\": {\n  \"outputs\": [\"dist/**\", \"$TURBO_ROOT$/out/**\"]}}}"
+        ),
+        "turbo.json:2:26: `$TURBO_ROOT$/out/**`: `$TURBO_ROOT$` in `outputs` is not supported yet"
+    );
+    assert_eq!(
+        root_error("{\"tasks\": {\"build\": {\"outputs\": [\"!../cache/**\"]}}}"),
+        "turbo.json:1:34: `!../cache/**`: outputs cannot leave the package (`..`)"
+    );
+    // `..` inside a name is not a path component.
+    let p = root(r#"{"tasks": {"build": {"outputs": ["dist/a..b/**"]}}}"#);
+    assert_eq!(p.tasks["build"].outputs, list(&["dist/a..b/**"]));
+}

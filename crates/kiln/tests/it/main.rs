@@ -1,10 +1,13 @@
 //! Integration tests: the real `kiln` binary on monorepos built in temp dirs.
 
 mod cache;
+mod concurrency;
 mod config_errors;
 mod dry_run;
 mod failures;
 mod filters;
+mod golden_keys;
+mod inputs;
 mod interrupt;
 mod outputs;
 mod scripts;
