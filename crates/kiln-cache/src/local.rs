@@ -226,22 +226,7 @@ impl LocalStore {
         let meta = self
             .get(key)?
             .ok_or_else(|| CacheError::Missing { key: key.into() })?;
-        let blob = match fs_err::File::open(self.blob_path(key)) {
-            Ok(blob) => blob,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(self.refused(
-                    &meta,
-                    package_dir,
-                    Refusal::Corrupt("blob is missing".into()),
-                ));
-            }
-            Err(source) => {
-                return Err(CacheError::Read {
-                    key: key.into(),
-                    source,
-                });
-            }
-        };
+        let blob = self.open_blob(&meta, package_dir)?;
         let limit = self.options.max_unpacked_bytes;
         let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Digest)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
@@ -272,18 +257,7 @@ impl LocalStore {
             .get(key)?
             .ok_or_else(|| CacheError::Missing { key: key.into() })?;
         let here = Path::new(".");
-        let blob = match fs_err::File::open(self.blob_path(key)) {
-            Ok(blob) => blob,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(self.refused(&meta, here, Refusal::Corrupt("blob is missing".into())));
-            }
-            Err(source) => {
-                return Err(CacheError::Read {
-                    key: key.into(),
-                    source,
-                });
-            }
-        };
+        let blob = self.open_blob(&meta, here)?;
         let limit = self.options.max_unpacked_bytes;
         let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Skip)
             .map_err(|r| self.refused(&meta, here, r))?;
@@ -319,6 +293,26 @@ impl LocalStore {
     }
 
     /// Turns a refusal into an error, evicting the entry unless the fault is on our side.
+    /// The blob of an entry whose metadata was read; a missing blob makes the entry corrupt.
+    fn open_blob(
+        &self,
+        meta: &ArtifactMeta,
+        package_dir: &Path,
+    ) -> Result<fs_err::File, CacheError> {
+        match fs_err::File::open(self.blob_path(&meta.key)) {
+            Ok(blob) => Ok(blob),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(self.refused(
+                meta,
+                package_dir,
+                Refusal::Corrupt("blob is missing".into()),
+            )),
+            Err(source) => Err(CacheError::Read {
+                key: meta.key.clone(),
+                source,
+            }),
+        }
+    }
+
     fn refused(&self, meta: &ArtifactMeta, package_dir: &Path, refusal: Refusal) -> CacheError {
         let key = meta.key.clone();
         let error = match refusal {

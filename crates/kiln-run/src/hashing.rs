@@ -21,7 +21,7 @@ use kiln_workspace::{ResolvedTask, Workspace};
 use rayon::prelude::*;
 
 use crate::RunError;
-use crate::script_env::script_steps;
+use crate::script_env::task_steps;
 
 /// A task of the plan with its key.
 #[derive(Clone, Debug)]
@@ -180,24 +180,15 @@ fn nested_package_dirs(dir: &str, all: &[&str]) -> Vec<String> {
 /// `pre`/`post` scripts and the runner (direct or through the package manager) are in it.
 fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
     let task: &ResolvedTask = &node.task;
-    let command = match (ws.package(&node.id.package), task.command.as_deref()) {
-        (Some(package), Some(command)) => {
-            let steps = script_steps(
-                package,
-                node.id.task.as_str(),
-                command,
-                ws.pipeline.runner,
-                ws.package_manager,
-            );
-            Some(
-                steps
-                    .iter()
-                    .map(|s| format!("{}: {}", s.name, s.command))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        }
-        _ => task.command.clone(),
+    let command = match task_steps(ws, node) {
+        Some(steps) => Some(
+            steps
+                .iter()
+                .map(|s| format!("{}: {}", s.name, s.command))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        None => task.command.clone(),
     };
     DefinitionInputs {
         command,

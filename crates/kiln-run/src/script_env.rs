@@ -10,7 +10,8 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use kiln_workspace::{Package, PackageManager, ScriptRunner};
+use kiln_graph::TaskNode;
+use kiln_workspace::{Package, PackageManager, ScriptRunner, Workspace};
 
 /// One command a task runs: its `pre` script, the script itself, or its `post` script.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +59,20 @@ pub fn script_steps(
         }
     }
     steps
+}
+
+/// The steps of a task of the task graph, or `None` when its package is unknown or it has
+/// no command (a no-op node).
+pub fn task_steps(ws: &Workspace, node: &TaskNode) -> Option<Vec<ScriptStep>> {
+    let package = ws.package(&node.id.package)?;
+    let command = node.task.command.as_deref()?;
+    Some(script_steps(
+        package,
+        node.id.task.as_str(),
+        command,
+        ws.pipeline.runner,
+        ws.package_manager,
+    ))
 }
 
 fn manager_program(manager: PackageManager) -> &'static str {

@@ -17,7 +17,7 @@ use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
 use kiln_workspace::Workspace;
 
 use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
-use crate::script_env::{script_env, script_steps};
+use crate::script_env::{script_env, task_steps};
 use crate::task_lock::lock_task;
 use crate::{HashedTask, current_input_files};
 
@@ -256,17 +256,13 @@ fn restore(
 /// Runs the task's script steps in order; stops at the first that fails.
 fn execute(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> (TaskOutcome, Vec<u8>) {
     let ws = ctx.workspace;
-    let Some(package) = ws.package(&node.id.package) else {
+    let (Some(package), Some(steps)) = (ws.package(&node.id.package), task_steps(ws, node)) else {
+        ctx.warn(
+            &node.id,
+            "the task's package is not in the workspace".into(),
+        );
         return (TaskOutcome::Failed { code: 1 }, Vec::new());
     };
-    let command = node.task.command.as_deref().unwrap_or_default();
-    let steps = script_steps(
-        package,
-        node.id.task.as_str(),
-        command,
-        ws.pipeline.runner,
-        ws.package_manager,
-    );
     let mut log = Vec::new();
     for step in steps {
         let cmd = TaskCommand {
