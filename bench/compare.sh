@@ -89,9 +89,13 @@ for n in $sizes; do
   case " $scenarios " in *" rss "*) ;; *) continue ;; esac
   for tool in kiln turbo; do
     if [ $tool = kiln ]; then run=$run_k; clean=$clean_k; else run=$run_t; clean=$clean_t; fi
-    warm_rss=$( { /usr/bin/time -f '%M' sh -c "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+    rss_file=$(mktemp)
+    /usr/bin/time -f '%M' -o "$rss_file" sh -c "$run" >/dev/null 2>&1
+    warm_rss=$(tail -n 1 "$rss_file")
     sh -c "$clean"
-    cold_rss=$( { /usr/bin/time -f '%M' sh -c "$run" >/dev/null 2>/dev/null; } 2>&1 | tail -n 1)
+    /usr/bin/time -f '%M' -o "$rss_file" sh -c "$run" >/dev/null 2>&1
+    cold_rss=$(tail -n 1 "$rss_file")
+    rm -f "$rss_file"
     echo "{\"tool\": \"$tool\", \"warm_kib\": $warm_rss, \"cold_kib\": $cold_rss}" > "$results/rss-$tool-$n.json"
   done
 done
