@@ -38,12 +38,8 @@ fn two_kiln_processes_at_once_build_every_package_once_and_both_succeed() {
 
 #[test]
 fn a_task_that_changes_its_own_inputs_is_not_cached() {
-    let repo = Repo::empty();
-    repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
-    )
-    .write("turbo.json", r#"{ "tasks": { "build": { "outputs": ["out/**"] } } }"#)
+    let repo = Repo::npm_workspace();
+    repo.write("turbo.json", r#"{ "tasks": { "build": { "outputs": ["out/**"] } } }"#)
     .write(
         "pkgs/gen/package.json",
         r#"{ "name": "gen", "scripts": { "build": "mkdir -p out && echo 1 > src/stamp.txt && echo ran >> ../../ran.log" } }"#,

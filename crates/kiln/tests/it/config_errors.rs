@@ -4,13 +4,8 @@
 use crate::support::{Repo, stderr};
 
 fn npm_repo(turbo_json: &str) -> Repo {
-    let repo = Repo::empty();
-    repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
-    )
-    .write("turbo.json", turbo_json)
-    .write(
+    let repo = Repo::npm_workspace();
+    repo.write("turbo.json", turbo_json).write(
         "pkgs/a/package.json",
         r#"{ "name": "a", "scripts": { "build": "echo a > ran-a" } }"#,
     );

@@ -4,12 +4,8 @@ use crate::support::{Repo, stderr, stdout};
 
 /// a fails (exit 3); c and e depend on it; b and d are independent of it.
 fn failing_repo() -> Repo {
-    let repo = Repo::empty();
+    let repo = Repo::npm_workspace();
     repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"], "packageManager": "npm@11.19.1" }"#,
-    )
-    .write(
         "turbo.json",
         r#"{ "tasks": { "build": { "dependsOn": ["^build"], "outputs": [] } } }"#,
     )

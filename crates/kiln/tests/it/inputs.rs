@@ -3,12 +3,8 @@
 use crate::support::Repo;
 
 fn fixture(inputs: &str) -> Repo {
-    let repo = Repo::empty();
+    let repo = Repo::npm_workspace();
     repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
-    )
-    .write(
         "turbo.json",
         &format!(r#"{{ "tasks": {{ "build": {{ "inputs": {inputs}, "outputs": [] }} }} }}"#),
     )

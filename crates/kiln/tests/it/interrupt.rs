@@ -18,12 +18,8 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn ctrl_c_stops_every_task_and_its_children() {
-    let repo = Repo::empty();
+    let repo = Repo::npm_workspace();
     repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"] }"#,
-    )
-    .write(
         "turbo.json",
         r#"{ "tasks": { "build": { "outputs": [] } } }"#,
     );

@@ -4,12 +4,8 @@
 use crate::support::{Repo, stdout};
 
 fn repo_with(kiln_toml: Option<&str>) -> Repo {
-    let repo = Repo::empty();
+    let repo = Repo::npm_workspace();
     repo.write(
-        "package.json",
-        r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"], "packageManager": "npm@11.19.1" }"#,
-    )
-    .write(
         "turbo.json",
         r#"{ "tasks": { "build": { "outputs": ["out.txt"] } } }"#,
     )

@@ -52,6 +52,17 @@ impl Repo {
         Repo { _tmp: tmp, root }
     }
 
+    /// An npm workspace whose packages are `pkgs/*`: just the root `package.json`; add a
+    /// pipeline and packages with [`Repo::write`], then [`Repo::commit`].
+    pub(crate) fn npm_workspace() -> Repo {
+        let repo = Repo::empty();
+        repo.write(
+            "package.json",
+            r#"{ "name": "root", "private": true, "workspaces": ["pkgs/*"], "packageManager": "npm@11.19.1" }"#,
+        );
+        repo
+    }
+
     /// An empty directory; fill it with [`Repo::write`] then [`Repo::commit`].
     pub(crate) fn empty() -> Repo {
         let tmp = tempfile::tempdir().unwrap();
