@@ -68,6 +68,7 @@ pub(crate) fn workspace(package_lines: &[&str], task_lines: &[&str]) -> Workspac
         package_manager: PackageManager::Npm,
         packages: build_packages(package_lines, &default_scripts),
         lockfile: None,
+        cargo_lockfile: None,
         pipeline,
     }
 }
@@ -108,6 +109,8 @@ fn build_packages(lines: &[&str], default_scripts: &[&str]) -> Vec<Package> {
                     format!("{dir}/package.json")
                 },
                 dir,
+                kind: Default::default(),
+                external_dependencies: Default::default(),
                 name: name.clone(),
                 version: Some("1.0.0".into()),
                 scripts: scripts
@@ -125,6 +128,8 @@ fn build_packages(lines: &[&str], default_scripts: &[&str]) -> Vec<Package> {
         scripts: BTreeMap::new(),
         dependencies: Vec::new(),
         manifest: "package.json".into(),
+        kind: Default::default(),
+        external_dependencies: BTreeMap::new(),
     });
     out.into_values().collect()
 }
@@ -138,5 +143,7 @@ pub(crate) fn package_in(name: &str, dir: &str, deps: &[&str]) -> Package {
         scripts: BTreeMap::new(),
         dependencies: deps.iter().map(|d| PackageName::from(*d)).collect(),
         manifest: format!("{dir}/package.json"),
+        kind: Default::default(),
+        external_dependencies: BTreeMap::new(),
     }
 }

@@ -165,6 +165,8 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             dependencies: vec![],
             manifest: "packages/ui/package.json".into(),
+            kind: Default::default(),
+            external_dependencies: BTreeMap::new(),
         }
     }
 

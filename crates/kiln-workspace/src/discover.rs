@@ -20,7 +20,8 @@ use crate::manifest::{self, PackageJson, Target};
 use crate::members::{self, Pattern};
 use crate::package_manager::{self, Evidence};
 use crate::{
-    ConfigSource, Package, Pipeline, TaskDefinition, Workspace, WorkspaceError, turbo_json,
+    ConfigSource, Package, PackageKind, Pipeline, TaskDefinition, Workspace, WorkspaceError,
+    turbo_json,
 };
 
 const TURBO_FILES: [&str; 2] = ["turbo.json", "turbo.jsonc"];
@@ -180,9 +181,9 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
                 );
             }
         }
-        let mut deps = internal_dependencies(m.json.as_ref(), &m.dir, &names, &by_dir);
+        let (mut deps, external) = dependencies(m.json.as_ref(), &m.dir, &names, &by_dir);
         deps.extend(m.kiln_deps.iter().map(|(d, _)| d.clone()));
-        packages.push(package(m, &m.name, deps));
+        packages.push(package(m, &m.name, deps, external));
     }
 
     let root_member = Member {
@@ -202,8 +203,13 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         json: root_json,
         ..Member::default()
     };
-    let root_deps = internal_dependencies(root_member.json.as_ref(), "", &names, &by_dir);
-    packages.push(package(&root_member, kiln_core::ROOT_PACKAGE, root_deps));
+    let (root_deps, root_external) = dependencies(root_member.json.as_ref(), "", &names, &by_dir);
+    packages.push(package(
+        &root_member,
+        kiln_core::ROOT_PACKAGE,
+        root_deps,
+        root_external,
+    ));
     packages.sort_by(|a, b| a.name.cmp(&b.name));
 
     let pipeline = pipeline(&root, source, kiln.as_ref(), &found)?;
@@ -212,6 +218,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         package_manager,
         packages,
         lockfile,
+        cargo_lockfile: None,
         pipeline,
     })
 }
@@ -353,33 +360,44 @@ fn read_member(
     }))
 }
 
-/// Workspace packages named by the manifest's dependency fields: sorted, unique, not itself.
-fn internal_dependencies(
+/// The manifest's dependency fields split in two: the workspace packages they name (sorted,
+/// unique, not itself), and the third-party ones (name → spec).
+fn dependencies(
     json: Option<&PackageJson>,
     dir: &str,
     names: &BTreeMap<&str, &str>,
     by_dir: &BTreeMap<&str, &str>,
-) -> Vec<String> {
+) -> (Vec<String>, BTreeMap<String, String>) {
     let own = by_dir.get(dir).copied();
-    let mut deps: Vec<String> = json
-        .into_iter()
-        .flat_map(PackageJson::dependency_specs)
-        .filter_map(|(key, spec)| match manifest::target(key, spec) {
+    let mut internal = Vec::new();
+    let mut external = BTreeMap::new();
+    for (key, spec) in json.into_iter().flat_map(PackageJson::dependency_specs) {
+        let workspace_package = match manifest::target(key, spec) {
             Target::Name(name) => names.contains_key(name).then_some(name),
             Target::Path(rel) => {
                 manifest::join_dir(dir, rel).and_then(|d| by_dir.get(d.as_str()).copied())
             }
             Target::External => None,
-        })
-        .filter(|name| Some(*name) != own)
-        .map(str::to_string)
-        .collect();
-    deps.sort();
-    deps.dedup();
-    deps
+        };
+        match workspace_package {
+            Some(name) if Some(name) != own => internal.push(name.to_string()),
+            Some(_) => {}
+            None => {
+                external.insert(key.to_string(), spec.to_string());
+            }
+        }
+    }
+    internal.sort();
+    internal.dedup();
+    (internal, external)
 }
 
-fn package(m: &Member, name: &str, mut deps: Vec<String>) -> Package {
+fn package(
+    m: &Member,
+    name: &str,
+    mut deps: Vec<String>,
+    external_dependencies: BTreeMap<String, String>,
+) -> Package {
     deps.sort();
     deps.dedup();
     deps.retain(|d| d != name);
@@ -391,6 +409,12 @@ fn package(m: &Member, name: &str, mut deps: Vec<String>) -> Package {
         scripts: json.map(|j| j.scripts.clone()).unwrap_or_default(),
         dependencies: deps.into_iter().map(PackageName::new).collect(),
         manifest: m.manifest.clone(),
+        kind: if m.json.is_some() || m.dir.is_empty() {
+            PackageKind::Node
+        } else {
+            PackageKind::Kiln
+        },
+        external_dependencies,
     }
 }
 

@@ -22,8 +22,11 @@ pub struct Workspace {
     pub package_manager: PackageManager,
     /// Every package, sorted by name, the root package (`//`) included.
     pub packages: Vec<Package>,
-    /// The lockfile, relative to `root`, when there is one.
+    /// The JavaScript package manager's lockfile, relative to `root`, when there is one.
     pub lockfile: Option<PathBuf>,
+    /// `Cargo.lock`, relative to `root`, when the workspace has Cargo packages and the file
+    /// exists.
+    pub cargo_lockfile: Option<PathBuf>,
     pub pipeline: Pipeline,
 }
 
@@ -41,6 +44,26 @@ pub struct Package {
     pub dependencies: Vec<PackageName>,
     /// The file that declared this package (`packages/a/package.json`), relative to root.
     pub manifest: String,
+    pub kind: PackageKind,
+    /// Third-party dependencies as the manifest declares them: name → version spec (range,
+    /// `npm:` alias, git URL…), those pointing at a workspace package left out. For a Node
+    /// package: `dependencies`, `devDependencies`, `optionalDependencies`; for a Cargo
+    /// package: every dependency table (the key is the crate name, renames resolved).
+    /// The lockfile resolves them to exact versions.
+    pub external_dependencies: BTreeMap<String, String>,
+}
+
+/// Which manifest a package comes from, so its external dependencies are resolved in the
+/// right lockfile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PackageKind {
+    /// A `package.json` package (npm, yarn, pnpm, bun).
+    #[default]
+    Node,
+    /// A crate of a Cargo workspace (`Cargo.toml`).
+    Cargo,
+    /// A member with only a `kiln.toml`: no third-party dependencies kiln can see.
+    Kiln,
 }
 
 /// Where the pipeline was read from.
