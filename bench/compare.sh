@@ -14,7 +14,7 @@ repo=$(cd "$here/.." && pwd)
 sizes="50 500 2000"
 runs=5
 cold_runs=""
-scenarios="cold warm edit dry rss"
+scenarios="cold warm edit dry hash rss"
 reuse=0
 work="${TMPDIR:-/tmp}/kiln-bench"
 gen="${KILN_GEN_MONOREPO:-$repo/../shared/bench/gen-monorepo.py}"
@@ -84,6 +84,19 @@ for n in $sizes; do
     --prepare "python3 $gen touch $t --package leaf --quiet" -n turbo "$run_t"
   hf dry --runs "$runs" --warmup 1 -n kiln "$kiln --cwd $k run build --dry-run=json" \
     -n turbo "cd $t && $turbo run build --dry=json"
+  # Hashing an unchanged tree: kiln's dry run (discover, plan, hash every task, look every key
+  # up) against the floor of one lstat per file plus the directory walk (`find -printf %s`),
+  # and against turbo's dry run. The hash phase alone is read from kiln's -vv span timings.
+  floor="find $k \\( -name .git -o -name .kiln -o -name node_modules -o -name dist \\) -prune -o -type f -printf '%s\\n'"
+  hf hash --runs "$runs" --warmup 2 -n stat-floor "$floor" \
+    -n kiln "$kiln --cwd $k run build --dry-run=json" -n turbo "cd $t && $turbo run build --dry=json"
+  case " $scenarios " in
+    *" hash "*)
+      files=$(sh -c "$floor" | wc -l)
+      phases=$("$kiln" --cwd "$k" -vv run build --dry-run=json 2>&1 >/dev/null |
+        grep -E '^ *(INFO|DEBUG)?.*(hash|discover|input files digested)' | tail -n 5 || true)
+      printf 'files: %s\n%s\n' "$files" "$phases" > "$results/hash-phase-$n.txt" ;;
+  esac
 
   # Peak memory (max RSS, KiB) of a full-cache rerun and of a cold build.
   case " $scenarios " in *" rss "*) ;; *) continue ;; esac

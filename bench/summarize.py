@@ -15,6 +15,11 @@ for path in glob.glob(os.path.join(results, "*.json")):
         data = json.load(open(path))
         times = {r["command"]: (r["mean"], r["stddev"] or 0.0) for r in data["results"]}
         rows.setdefault(int(m.group(2)), {})[m.group(1)] = times
+    m = re.fullmatch(r"hash-(\d+)", name)
+    if m:
+        data = json.load(open(path))
+        times = {r["command"]: (r["mean"], r["stddev"] or 0.0) for r in data["results"]}
+        rows.setdefault(int(m.group(1)), {})["hash"] = times
     m = re.fullmatch(r"rss-(kiln|turbo)-(\d+)", name)
     if m:
         rows.setdefault(int(m.group(2)), {}).setdefault("rss", {})[m.group(1)] = json.load(open(path))
@@ -30,6 +35,10 @@ for n in sorted(rows):
             continue
         (km, ks), (tm, ts) = t["kiln"], t["turbo"]
         print(f"| {n} | {labels[s]} | {km:.3f} s ± {ks:.3f} | {tm:.3f} s ± {ts:.3f} | {tm / km:.1f}× |")
+    h = rows[n].get("hash")
+    if h and "stat-floor" in h:
+        (fm, fs), (km, ks), (tm, ts) = h["stat-floor"], h["kiln"], h["turbo"]
+        print(f"| {n} | unchanged tree: dry run vs one stat per file ({fm:.3f} s ± {fs:.3f}) | {km:.3f} s ± {ks:.3f} ({km / fm:.1f}× the floor) | {tm:.3f} s ± {ts:.3f} | {tm / km:.1f}× |")
     rss = rows[n].get("rss")
     if rss and "kiln" in rss and "turbo" in rss:
         for phase in ("warm", "cold"):

@@ -20,6 +20,8 @@ pub enum CacheStatus {
     Miss,
     /// The task is not cacheable (`cache: false`, persistent, or it has no command).
     Disabled,
+    /// Not run: it succeeded with the same key in the run being resumed (`--resume`).
+    Resumed,
 }
 
 /// How a task ended. A failed task is data, not an error.
@@ -47,6 +49,9 @@ pub struct TaskReport {
     pub duration: Duration,
     /// On a hit: how long the original execution took, i.e. the time the cache saved.
     pub saved: Duration,
+    /// Why the task ran (a miss, a forced run, …), in one line; `None` on a hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// What the engine tells its subscribers. Subscribers only read events; none reaches back.
@@ -62,7 +67,12 @@ pub enum Event {
         source: CacheSource,
     },
     /// The task's key was not in the cache (or the cache was bypassed): its command runs.
-    Executing { id: TaskId, key: String },
+    /// `reason` says why, in one line (`` `src/a.ts` changed ``, `never run before`, …).
+    Executing {
+        id: TaskId,
+        key: String,
+        reason: String,
+    },
     /// One line of a task's output, live (on a miss) or replayed (on a hit).
     TaskOutput {
         id: TaskId,

@@ -150,6 +150,52 @@ impl TaskGraph {
         &self.dependents
     }
 
+    /// The graph restricted to the nodes of `keep` and every node they depend on,
+    /// transitively (what running those tasks needs). Order is kept.
+    pub fn with_dependencies(&self, keep: impl IntoIterator<Item = usize>) -> TaskGraph {
+        let mut kept = vec![false; self.nodes.len()];
+        let mut stack: Vec<usize> = keep.into_iter().collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut kept[i], true) {
+                stack.extend(&self.deps[i]);
+            }
+        }
+        let mut position = vec![usize::MAX; self.nodes.len()];
+        let mut nodes = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate().filter(|(i, _)| kept[*i]) {
+            position[i] = nodes.len();
+            nodes.push(node.clone());
+        }
+        let deps: Vec<Vec<usize>> = (0..self.nodes.len())
+            .filter(|i| kept[*i])
+            .map(|i| self.deps[i].iter().map(|&d| position[d]).collect())
+            .collect();
+        let index = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        let dependents = invert(&deps);
+        TaskGraph {
+            nodes,
+            index,
+            deps,
+            dependents,
+        }
+    }
+
+    /// Every node that depends on one of `from`, transitively, `from` included; sorted.
+    pub fn dependents_closure(&self, from: impl IntoIterator<Item = usize>) -> Vec<usize> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack: Vec<usize> = from.into_iter().collect();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut seen[i], true) {
+                stack.extend(&self.dependents[i]);
+            }
+        }
+        (0..self.nodes.len()).filter(|i| seen[*i]).collect()
+    }
+
     /// Graphviz DOT, one line per edge (or per isolated node), in a stable order;
     /// no-op tasks are drawn dashed.
     pub fn to_dot(&self) -> String {
@@ -219,5 +265,44 @@ mod tests {
             "digraph tasks {\n    rankdir = \"BT\";\n    \"ui#build\" [style = dashed];\n    \
              \"app#build\" -> \"ui#build\";\n}\n"
         );
+    }
+
+    #[test]
+    fn subgraphs_keep_dependencies_and_closures_follow_dependents() {
+        // web → ui → core; docs alone.
+        let ws = workspace(
+            &[
+                "web -> ui | build",
+                "ui -> core | build",
+                "core | build",
+                "docs | build",
+            ],
+            &["build -> ^build"],
+        );
+        let scope: BTreeSet<_> = ws.packages.iter().map(|p| p.name.clone()).collect();
+        let graph = TaskGraph::build(&ws, &[TaskName::from("build")], &scope).unwrap();
+        let id = |p: &str| graph.index_of(&TaskId::new(p, "build")).unwrap();
+        let ids = |g: &TaskGraph| {
+            g.topological_order()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+        };
+
+        let sub = graph.with_dependencies([id("ui")]);
+        assert_eq!(ids(&sub), ["core#build", "ui#build"]);
+        assert_eq!(
+            sub.dependencies(&TaskId::new("ui", "build"))
+                .collect::<Vec<_>>(),
+            [&TaskId::new("core", "build")]
+        );
+        assert_eq!(sub.deps()[1], [0]);
+
+        let up: Vec<String> = graph
+            .dependents_closure([id("ui")])
+            .into_iter()
+            .map(|i| graph.nodes()[i].id.to_string())
+            .collect();
+        assert_eq!(up, ["ui#build", "web#build"]);
+        assert_eq!(graph.dependents_closure([id("docs")]).len(), 1);
     }
 }

@@ -14,7 +14,7 @@
 //! | dependencies: (task id, key) of every task this one depends on | a dependency's outputs are this task's inputs; its key stands for all of them, transitively |
 //! | env: (name, digest of value) for the task's `env` patterns | `NODE_ENV=production` builds something else; unset differs from empty |
 //! | global: digest of the global files and the global env | `globalDependencies` / `globalEnv`: root config every task reads |
-//! | external: digest of the resolved third-party versions (the lockfile for now) | an upgraded dependency changes the result |
+//! | external: (name, resolved version) of every third-party package in the package's transitive closure, from the lockfile | an upgraded dependency changes the result; one that is not in the closure must not |
 //! | platform: OS and architecture | native binaries and `node_modules/.bin` shims differ across them |
 //!
 //! What must never go in:
@@ -32,6 +32,7 @@
 //! handing the same inputs in another order. The [`InputManifest`] keeps the same inputs
 //! item by item (env values as digests only) so that a miss can be explained.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -43,7 +44,7 @@ use crate::manifest::{DependencyKey, InputManifest};
 use crate::{Digest, ParseDigestError};
 
 /// Bump whenever what goes into a key, or how it is encoded, changes.
-pub const KEY_FORMAT_VERSION: u32 = 1;
+pub const KEY_FORMAT_VERSION: u32 = 2;
 
 const KEY_CONTEXT: &str = "kiln 2025 task key";
 const DEFINITION_CONTEXT: &str = "kiln 2025 task definition";
@@ -120,8 +121,10 @@ pub struct KeyInputs {
     pub env: Vec<(String, Digest)>,
     /// [`global_digest`] of the global files and env.
     pub global: Digest,
-    /// The resolved external dependencies (for now: the lockfile's content digest).
-    pub external: Digest,
+    /// The package's resolved third-party dependencies: name → version(s) (see
+    /// `kiln_workspace::external`). When the lockfile cannot be read per package, one entry
+    /// stands for the whole file.
+    pub external: BTreeMap<String, String>,
     pub platform: Platform,
 }
 
@@ -157,10 +160,12 @@ impl KeyInputs {
         for (name, digest) in env {
             e.str(name).digest(digest);
         }
-        e.digest(&self.global)
-            .digest(&self.external)
-            .str(&self.platform.os)
-            .str(&self.platform.arch);
+        e.digest(&self.global);
+        e.u64(self.external.len() as u64);
+        for (name, version) in &self.external {
+            e.str(name).str(version);
+        }
+        e.str(&self.platform.os).str(&self.platform.arch);
         TaskKey(e.finish())
     }
 
@@ -192,6 +197,24 @@ impl KeyInputs {
             external: self.external,
             platform: self.platform,
         }
+    }
+}
+
+/// The inputs every task shares: `globalDependencies` files (root-relative) and `globalEnv`
+/// values (as digests). Keys take only their [`GlobalInputs::digest`]; the items are kept
+/// once per run in the build state, to name the global input that changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalInputs {
+    pub files: BTreeMap<String, Digest>,
+    pub env: BTreeMap<String, Digest>,
+}
+
+impl GlobalInputs {
+    pub fn digest(&self) -> Digest {
+        let files: Vec<(String, Digest)> =
+            self.files.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let env: Vec<(String, Digest)> = self.env.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        global_digest(&files, &env)
     }
 }
 

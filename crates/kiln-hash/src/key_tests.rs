@@ -33,7 +33,12 @@ fn fixture() -> KeyInputs {
             crate::env_value_digest(Some("production")),
         )],
         global: global_digest(&[("tsconfig.json".into(), d("{}"))], &[]),
-        external: d("lockfile"),
+        external: [
+            ("react".to_string(), "18.2.0".to_string()),
+            ("lodash".to_string(), "4.17.21".to_string()),
+        ]
+        .into_iter()
+        .collect(),
         platform: Platform {
             os: "linux".into(),
             arch: "x86_64".into(),
@@ -47,7 +52,7 @@ fn fixture() -> KeyInputs {
 fn golden_key_of_a_fixed_input_never_changes_by_accident() {
     assert_eq!(
         fixture().key().to_string(),
-        "61ae5d8e673cc3406859f0fe813fa85de8e4c6bb8ac29caba1d1f723242f3bec"
+        "36afa9b3e9601f5840af668bf45bae92932e93f377f4022640dd283a9b1fdb6c"
     );
 }
 
@@ -104,7 +109,12 @@ fn every_single_input_changes_the_key() {
                 .push(("CI".into(), crate::env_value_digest(Some("1"))))
         }),
         ("global", |k| k.global = d("other global")),
-        ("external", |k| k.external = d("other lockfile")),
+        ("external version", |k| {
+            k.external.insert("react".into(), "18.3.1".into());
+        }),
+        ("external added", |k| {
+            k.external.insert("left-pad".into(), "1.3.0".into());
+        }),
         ("os", |k| k.platform.os = "macos".into()),
         ("arch", |k| k.platform.arch = "aarch64".into()),
     ];
@@ -161,7 +171,9 @@ fn manifest_diff_names_every_change_most_general_first() {
     let old = fixture();
     let mut new = fixture();
     new.definition.command = Some("tsc -b --force".into());
-    new.external = d("new lockfile");
+    new.external.insert("react".into(), "18.3.1".into());
+    new.external.remove("lodash");
+    new.external.insert("zod".into(), "3.0.0".into());
     new.global = d("new global");
     new.dependencies[0].1 = TaskKey::from(d("new ui key"));
     new.dependencies
@@ -184,7 +196,19 @@ fn manifest_diff_names_every_change_most_general_first() {
             },
             ChangeReason::DefinitionChanged,
             ChangeReason::GlobalChanged,
-            ChangeReason::ExternalChanged,
+            ChangeReason::ExternalRemoved {
+                name: "lodash".into(),
+                version: "4.17.21".into()
+            },
+            ChangeReason::ExternalChanged {
+                name: "react".into(),
+                from: "18.2.0".into(),
+                to: "18.3.1".into()
+            },
+            ChangeReason::ExternalAdded {
+                name: "zod".into(),
+                version: "3.0.0".into()
+            },
             ChangeReason::DependencyAdded {
                 task: TaskId::new("@acme/icons", "build")
             },
@@ -206,7 +230,11 @@ fn manifest_diff_names_every_change_most_general_first() {
             },
         ]
     );
-    assert_eq!(reasons[9].to_string(), "`src/index.ts` changed");
+    assert_eq!(reasons[11].to_string(), "`src/index.ts` changed");
+    assert_eq!(
+        reasons[4].to_string(),
+        "external dependency `react` 18.2.0 → 18.3.1"
+    );
     // And back: what was added is now removed.
     let back = new.manifest().diff(&old.manifest());
     assert!(back.contains(&ChangeReason::DependencyRemoved {

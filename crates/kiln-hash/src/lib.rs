@@ -12,7 +12,7 @@
 //!    costs one `lstat` per file and no reads (with git's racy-clean guard);
 //! 3. digests the declared env vars ([`env_digests`]), values never kept;
 //! 4. folds all of it, with the task definition, the dependencies' keys, the global inputs,
-//!    the lockfile and the platform, into a [`TaskKey`] ([`KeyInputs::key`]), and keeps the
+//!    the resolved third-party versions and the platform, into a [`TaskKey`] ([`KeyInputs::key`]), and keeps the
 //!    [`InputManifest`] of what went in, whose [`InputManifest::diff`] explains a miss as a
 //!    list of [`ChangeReason`]s.
 //!
@@ -51,7 +51,7 @@
 //!     dependencies: vec![],
 //!     env: env_digests(&["NODE_ENV".to_string()], &process_env()),
 //!     global: global_digest(&[], &[]),
-//!     external: Digest::of_bytes(b""),
+//!     external: Default::default(),
 //!     platform: Platform::current(),
 //! };
 //! cache.save(&root.join(".kiln/state/stat-cache-v1.bin"))?;
@@ -69,6 +69,7 @@ mod env;
 mod error;
 mod glob;
 mod hash_files;
+mod input_matcher;
 mod inputs;
 mod key;
 mod listing;
@@ -82,8 +83,11 @@ pub use env::{env_digests, env_value_digest, process_env};
 pub use error::HashError;
 pub use glob::TURBO_DEFAULT;
 pub use hash_files::hash_files;
+pub use input_matcher::InputMatcher;
 pub use inputs::{InputFile, InputOptions, collect_global_inputs, collect_inputs};
-pub use key::{DefinitionInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest};
+pub use key::{
+    DefinitionInputs, GlobalInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest,
+};
 pub use listing::RepoListing;
 pub use manifest::{ChangeReason, DependencyKey, InputManifest};
 pub use stat_cache::{RACY_WINDOW, StatCache};

@@ -28,8 +28,10 @@ pub struct InputManifest {
     pub env: BTreeMap<String, Digest>,
     /// The keys of the tasks this one depends on, sorted by task.
     pub dependencies: Vec<DependencyKey>,
+    /// The [`crate::GlobalInputs::digest`].
     pub global: Digest,
-    pub external: Digest,
+    /// Third-party package name → resolved version(s).
+    pub external: BTreeMap<String, String>,
     pub platform: Platform,
 }
 
@@ -55,10 +57,37 @@ pub enum ChangeReason {
     },
     /// The command, globs, env list or flags of the task changed.
     DefinitionChanged,
-    /// A global file or global env var changed.
+    /// A global file or global env var changed (which one is told by
+    /// [`crate::GlobalInputs::diff`], when the earlier global inputs are known).
     GlobalChanged,
-    /// Third-party dependency versions (the lockfile) changed.
-    ExternalChanged,
+    GlobalFileAdded {
+        path: String,
+    },
+    GlobalFileRemoved {
+        path: String,
+    },
+    GlobalFileModified {
+        path: String,
+    },
+    GlobalEnvChanged {
+        name: String,
+    },
+    /// A third-party package joined the package's dependency closure.
+    ExternalAdded {
+        name: String,
+        version: String,
+    },
+    /// A third-party package left the package's dependency closure.
+    ExternalRemoved {
+        name: String,
+        version: String,
+    },
+    /// A third-party package of the closure resolves to another version.
+    ExternalChanged {
+        name: String,
+        from: String,
+        to: String,
+    },
     DependencyAdded {
         task: TaskId,
     },
@@ -102,7 +131,19 @@ impl fmt::Display for ChangeReason {
             ),
             Self::DefinitionChanged => f.write_str("the task definition changed"),
             Self::GlobalChanged => f.write_str("a global input changed"),
-            Self::ExternalChanged => f.write_str("external dependency versions changed"),
+            Self::GlobalFileAdded { path } => write!(f, "global input `{path}` added"),
+            Self::GlobalFileRemoved { path } => write!(f, "global input `{path}` removed"),
+            Self::GlobalFileModified { path } => write!(f, "global input `{path}` changed"),
+            Self::GlobalEnvChanged { name } => write!(f, "global env var `{name}` changed"),
+            Self::ExternalAdded { name, version } => {
+                write!(f, "new external dependency `{name}` {version}")
+            }
+            Self::ExternalRemoved { name, version } => {
+                write!(f, "external dependency `{name}` {version} removed")
+            }
+            Self::ExternalChanged { name, from, to } => {
+                write!(f, "external dependency `{name}` {from} → {to}")
+            }
             Self::DependencyAdded { task } => write!(f, "new dependency `{task}`"),
             Self::DependencyRemoved { task } => write!(f, "dependency `{task}` removed"),
             Self::DependencyChanged { task } => write!(f, "dependency `{task}` changed"),
@@ -140,9 +181,7 @@ impl InputManifest {
         if self.global != current.global {
             reasons.push(ChangeReason::GlobalChanged);
         }
-        if self.external != current.external {
-            reasons.push(ChangeReason::ExternalChanged);
-        }
+        external_changes(&self.external, &current.external, &mut reasons);
         let deps = |m: &InputManifest| -> BTreeMap<TaskId, TaskKey> {
             m.dependencies
                 .iter()
@@ -180,6 +219,57 @@ impl InputManifest {
             },
         );
         reasons
+    }
+}
+
+impl crate::GlobalInputs {
+    /// What changed from `self` (earlier) to `current`, file by file and variable by
+    /// variable.
+    pub fn diff(&self, current: &crate::GlobalInputs) -> Vec<ChangeReason> {
+        let mut reasons = Vec::new();
+        compare(&self.env, &current.env, &mut reasons, |name, _| {
+            ChangeReason::GlobalEnvChanged { name }
+        });
+        compare(
+            &self.files,
+            &current.files,
+            &mut reasons,
+            |path, change| match change {
+                Change::Added => ChangeReason::GlobalFileAdded { path },
+                Change::Removed => ChangeReason::GlobalFileRemoved { path },
+                Change::Modified => ChangeReason::GlobalFileModified { path },
+            },
+        );
+        reasons
+    }
+}
+
+fn external_changes(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    reasons: &mut Vec<ChangeReason>,
+) {
+    for (name, version) in old {
+        match new.get(name) {
+            None => reasons.push(ChangeReason::ExternalRemoved {
+                name: name.clone(),
+                version: version.clone(),
+            }),
+            Some(to) if to != version => reasons.push(ChangeReason::ExternalChanged {
+                name: name.clone(),
+                from: version.clone(),
+                to: to.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, version) in new {
+        if !old.contains_key(name) {
+            reasons.push(ChangeReason::ExternalAdded {
+                name: name.clone(),
+                version: version.clone(),
+            });
+        }
     }
 }
 

@@ -89,6 +89,7 @@ fn not_started(
         cache: CacheStatus::Miss,
         duration: Default::default(),
         saved: Default::default(),
+        reason: None,
     };
     let _ = ctx.events.send(Event::TaskFinished(report.clone()));
     report

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use kiln_graph::{TaskGraph, TaskNode};
 use kiln_hash::{
-    DefinitionInputs, Digest, InputManifest, InputOptions, KeyInputs, Platform, RepoListing,
-    StatCache, TaskKey, collect_global_inputs, collect_inputs, env_digests, global_digest,
+    DefinitionInputs, Digest, GlobalInputs, InputManifest, InputOptions, KeyInputs, Platform,
+    RepoListing, StatCache, TaskKey, collect_global_inputs, collect_inputs, env_digests,
     hash_files,
 };
 use kiln_workspace::{ResolvedTask, Workspace};
@@ -47,14 +47,24 @@ pub struct HashContext<'a> {
     pub env: &'a BTreeMap<String, String>,
 }
 
-/// Keys for every node of the graph, indexed like it.
+/// The hash stage's result.
+#[derive(Clone, Debug)]
+pub struct HashedPlan {
+    /// One per node of the graph, indexed like it.
+    pub tasks: Vec<HashedTask>,
+    /// The global inputs every key includes (kept in the build state, to explain changes).
+    pub global: GlobalInputs,
+}
+
+/// Keys for every node of the graph.
 #[tracing::instrument(name = "hash", skip_all, fields(tasks = ctx.graph.len()))]
-pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
+pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let started = std::time::Instant::now();
     let ws = ctx.workspace;
     let root = ws.root.as_path();
-    let global = global_inputs_digest(ctx)?;
-    let external = external_digest(ctx)?;
+    let global_inputs = global_inputs(ctx)?;
+    let global = global_inputs.digest();
+    let externals = crate::external::ExternalVersions::resolve(ws, ctx.stat_cache)?;
     let platform = Platform::current();
 
     // One file walk per distinct (package dir, inputs, outputs).
@@ -123,7 +133,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
             dependencies,
             env: env_digests(&node.task.env, ctx.env),
             global,
-            external,
+            external: externals.of(&node.id.package),
             platform: platform.clone(),
         };
         let manifest = inputs.into_manifest();
@@ -142,7 +152,10 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<Vec<HashedTask>, RunError> {
             nested,
         });
     }
-    Ok(hashed)
+    Ok(HashedPlan {
+        tasks: hashed,
+        global: global_inputs,
+    })
 }
 
 fn sorted_dirs(ws: &Workspace) -> Vec<&str> {
@@ -282,28 +295,15 @@ pub fn current_input_files(
 }
 
 /// `globalDependencies` files and `globalEnv` values.
-fn global_inputs_digest(ctx: &HashContext<'_>) -> Result<Digest, RunError> {
+fn global_inputs(ctx: &HashContext<'_>) -> Result<GlobalInputs, RunError> {
     let ws = ctx.workspace;
     let files = collect_global_inputs(&ws.root, &ws.pipeline.global_dependencies)?;
     let digests = hash_files(&files, ctx.stat_cache, &ws.root)?;
     let env = env_digests(&ws.pipeline.global_env, ctx.env);
-    Ok(global_digest(&digests, &env))
-}
-
-/// The third-party dependency versions. Until lockfiles are parsed per package, the whole
-/// lockfile stands for them: any change to it changes every key (safe, not minimal).
-fn external_digest(ctx: &HashContext<'_>) -> Result<Digest, RunError> {
-    let ws = ctx.workspace;
-    let Some(lockfile) = &ws.lockfile else {
-        return Ok(global_digest(&[], &[]));
-    };
-    let rel = lockfile.to_string_lossy().replace('\\', "/");
-    let file = kiln_hash::InputFile {
-        abs: ws.root.join(lockfile),
-        rel: rel.clone(),
-    };
-    let digests = hash_files(std::slice::from_ref(&file), ctx.stat_cache, &ws.root)?;
-    Ok(global_digest(&digests, &[]))
+    Ok(GlobalInputs {
+        files: digests.into_iter().collect(),
+        env: env.into_iter().collect(),
+    })
 }
 
 #[cfg(test)]

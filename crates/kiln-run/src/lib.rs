@@ -9,16 +9,20 @@
 //!
 //! This crate never prints; the CLI subscribes to the events.
 
+mod affected;
 mod engine;
 mod error;
+mod external;
 mod hashing;
 mod output_state;
 pub mod script_env;
 mod task;
 mod task_lock;
 
+pub use affected::{Affected, affected_tasks, files_by_package, global_change};
 pub use engine::{ExecuteOptions, execute};
 pub use error::RunError;
-pub use hashing::{HashContext, HashedTask, current_input_files, hash_tasks};
+pub use external::{ExternalVersions, LockfileText};
+pub use hashing::{HashContext, HashedPlan, HashedTask, current_input_files, hash_tasks};
 pub use output_state::{OutputRecord, OutputState};
 pub use task::{CacheMode, TaskContext, run_task};

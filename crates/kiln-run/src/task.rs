@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
 use kiln_core::{CacheSource, CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
 use kiln_graph::TaskNode;
-use kiln_hash::StatCache;
+use kiln_hash::{GlobalInputs, StatCache, TaskKey};
 use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
+use kiln_state::{BuildState, Explainer, Journal, summarize};
 use kiln_workspace::Workspace;
 
 use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
@@ -43,6 +44,16 @@ pub struct TaskContext<'a> {
     pub env: &'a [(OsString, OsString)],
     /// Replay the logs of cache hits (they are still checked when not replayed).
     pub replay_logs: bool,
+    /// Each task's last successful keys and inputs: to say why a task runs, and updated
+    /// when it succeeds.
+    pub state: &'a BuildState,
+    /// The global inputs of this run (to name the one that changed).
+    pub global: &'a GlobalInputs,
+    /// Where this run notes each task that succeeds (for `--resume`).
+    pub journal: Option<&'a Journal>,
+    /// `--resume`: the tasks that succeeded in the run being resumed, with their keys; a
+    /// task found here with the same key is not run again.
+    pub resumed: Option<&'a std::collections::HashMap<TaskId, TaskKey>>,
 }
 
 impl TaskContext<'_> {
@@ -81,8 +92,16 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
         },
         duration: Duration::ZERO,
         saved: Duration::ZERO,
+        reason: None,
     };
 
+    if ctx
+        .resumed
+        .is_some_and(|done| done.get(id) == Some(&hashed.key))
+    {
+        report.cache = CacheStatus::Resumed;
+        return finish(ctx, report, started);
+    }
     if node.is_noop() {
         return finish(ctx, report, started);
     }
@@ -132,27 +151,89 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
     {
         report.cache = CacheStatus::Hit(CacheSource::Local);
         report.saved = saved;
+        record_success(ctx, node, hashed, saved, true);
         return finish(ctx, report, started);
     }
 
+    let reason = why_it_runs(ctx, node, hashed, cacheable);
+    report.reason = Some(reason.clone());
     ctx.emit(Event::Executing {
         id: id.clone(),
         key: key.clone(),
+        reason,
     });
     // Whatever was on disk is about to change.
     ctx.outputs.remove(id);
     let (outcome, log) = execute(ctx, node, hashed);
     report.outcome = outcome;
-    if cacheable && ctx.cache.write && report.outcome == TaskOutcome::Succeeded {
-        store(ctx, node, hashed, &key, &log, started.elapsed());
+    if report.outcome == TaskOutcome::Succeeded {
+        if cacheable && ctx.cache.write {
+            store(ctx, node, hashed, &key, &log, started.elapsed());
+        }
+        if !node.task.persistent {
+            record_success(ctx, node, hashed, started.elapsed(), false);
+        }
     }
     finish(ctx, report, started)
 }
 
 fn finish(ctx: &TaskContext<'_>, mut report: TaskReport, started: Instant) -> TaskReport {
     report.duration = started.elapsed();
+    if report.outcome == TaskOutcome::Succeeded
+        && let Some(journal) = ctx.journal
+        && let Ok(key) = report.key.parse::<TaskKey>()
+        && let Err(e) = journal.succeeded(&report.id, key)
+    {
+        ctx.warn(&report.id, format!("could not update the run journal: {e}"));
+    }
     ctx.emit(Event::TaskFinished(report.clone()));
     report
+}
+
+/// Keeps the key and inputs of a success in the build state (the caller holds the task
+/// lock). Losing a record costs an explanation, never a build: a warning at most.
+fn record_success(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+    took: Duration,
+    cached: bool,
+) {
+    if let Err(e) = ctx
+        .state
+        .record_success(&hashed.manifest, took.as_millis() as u64, cached)
+    {
+        ctx.warn(&node.id, format!("could not update the build state: {e}"));
+    }
+}
+
+/// One line on why the task's command runs instead of coming from the cache.
+fn why_it_runs(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+    cacheable: bool,
+) -> String {
+    if node.task.persistent {
+        return "persistent task (never cached)".into();
+    }
+    if !cacheable {
+        return "caching is off for this task (`cache: false`)".into();
+    }
+    if !ctx.cache.read {
+        return "forced (--force)".into();
+    }
+    let Some(last) = ctx.state.task(&node.id).and_then(|s| s.last().cloned()) else {
+        return "no earlier run recorded".into();
+    };
+    if last.key == hashed.key {
+        return "inputs unchanged since its last run, but the result is not in the cache".into();
+    }
+    let explainer = Explainer::new(ctx.state, [&hashed.manifest], ctx.global);
+    match explainer.reasons(&node.id) {
+        Some(reasons) => summarize(&reasons),
+        None => "inputs changed (the earlier inputs are no longer recorded)".into(),
+    }
 }
 
 /// How far a cache lookup may go.

@@ -1,30 +1,39 @@
 //! [`Workspace::discover`]: from a directory to the workspace around it.
 //!
 //! Order of work: find the root (walking up), read the root's files (`package.json`,
-//! `kiln.toml`, `pnpm-workspace.yaml`), pick the package manager, expand the package globs,
-//! read every member's manifest and package-level config (in parallel: with thousands of
-//! packages the reads and JSON parsing dominate), then resolve internal dependencies once
-//! every name is known, and read the pipeline.
+//! `kiln.toml`, `pnpm-workspace.yaml`, `Cargo.toml`), pick the package manager, expand the
+//! package globs and the Cargo workspace's members, read every member's manifest and
+//! package-level config (in parallel: with thousands of packages the reads and JSON parsing
+//! dominate), then resolve internal dependencies once every name is known, and read the
+//! pipeline.
+//!
+//! Mixed repositories: the JavaScript members and the crates join one workspace. A directory
+//! that is both a JavaScript member with a named `package.json` and a crate is one package,
+//! the `package.json`'s (scripts, name, npm dependencies), which also keeps the crate's
+//! internal edges (so a change in a crate it builds against still invalidates it); a
+//! warning says so. A root crate (`[package]` in the root `Cargo.toml`) is a package named
+//! after the crate in directory `""` next to `//`, so that generic tasks (`build`) run for it;
+//! with a root `package.json` it is folded into `//` the same way instead.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use kiln_core::PackageName;
 use rayon::prelude::*;
 use serde::Deserialize;
 
+use crate::cargo_members::{self, Crate};
+use crate::cargo_toml::{self, CargoManifest};
 use crate::error::ConfigError;
 use crate::kiln_toml::{self, KilnToml, Place};
 use crate::manifest::{self, PackageJson, Target};
 use crate::members::{self, Pattern};
 use crate::package_manager::{self, Evidence};
+use crate::root::{TURBO_FILES, find_root, read_optional};
 use crate::{
     ConfigSource, Package, PackageKind, Pipeline, TaskDefinition, Workspace, WorkspaceError,
     turbo_json,
 };
-
-const TURBO_FILES: [&str; 2] = ["turbo.json", "turbo.jsonc"];
 
 impl Workspace {
     /// Discovers the workspace containing `start` (a directory, relative or absolute).
@@ -45,53 +54,6 @@ impl Workspace {
     }
 }
 
-/// The nearest ancestor that declares a workspace, else the nearest with a `turbo.json`.
-fn find_root(start: &Path) -> Result<Option<PathBuf>, WorkspaceError> {
-    let mut turbo_dir = None;
-    for dir in start.ancestors() {
-        if let Some(text) = read_optional(&dir.join("kiln.toml"))? {
-            let file = dir.join("kiln.toml");
-            let table: toml::Table = toml::from_str(&text).map_err(|e| {
-                let span = e.span().unwrap_or(0..1);
-                ConfigError::new(&file, &text, span, e.message().trim_end(), "here")
-            })?;
-            if table.contains_key("workspace") {
-                return Ok(Some(dir.to_path_buf()));
-            }
-        }
-        if dir.join("pnpm-workspace.yaml").is_file() {
-            return Ok(Some(dir.to_path_buf()));
-        }
-        let file = dir.join("package.json");
-        if let Some(text) = read_optional(&file)?
-            && manifest::parse(&file, &text)?.workspaces.is_some()
-        {
-            return Ok(Some(dir.to_path_buf()));
-        }
-        if turbo_dir.is_none() && TURBO_FILES.iter().any(|f| dir.join(f).is_file()) {
-            turbo_dir = Some(dir.to_path_buf());
-        }
-    }
-    Ok(turbo_dir)
-}
-
-/// The file's text, `None` when it does not exist.
-fn read_optional(path: &Path) -> io::Result<Option<String>> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        // A start path that is a file makes `file/package.json` "not a directory".
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 #[derive(Deserialize)]
 struct PnpmWorkspace {
     #[serde(default)]
@@ -107,6 +69,9 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         .transpose()?;
     let pnpm = read_optional(&root.join("pnpm-workspace.yaml"))?
         .map(|text| parse_pnpm(&text))
+        .transpose()?;
+    let cargo = read_optional(&root.join("Cargo.toml"))?
+        .map(|text| cargo_toml::parse(Path::new("Cargo.toml"), &text, cargo_toml::Place::Root))
         .transpose()?;
 
     let (package_manager, lockfile) = package_manager::detect(&Evidence {
@@ -138,23 +103,71 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         exclude.extend(patterns(&table.exclude, "kiln.toml", true));
     }
     let dirs = members::expand(&root, &include, &exclude)?;
+    let has_cargo_workspace = cargo.as_ref().is_some_and(|c| c.workspace.is_some());
+    let mut crates = match cargo {
+        Some(CargoManifest {
+            workspace: Some(ws),
+            package,
+        }) => cargo_members::crates(&root, &ws, package)?,
+        _ => BTreeMap::new(),
+    };
+    // `kiln.toml`'s `exclude` removes members of every kind.
+    let kiln_excludes = members::exclusions(&exclude)?;
+    crates.retain(|dir, _| dir.is_empty() || !members::excluded(&kiln_excludes, dir));
+    let cargo_lockfile = (!crates.is_empty() && root.join("Cargo.lock").is_file())
+        .then(|| PathBuf::from("Cargo.lock"));
+    let root_crate = crates.remove("");
 
-    let source = config_source(&root, kiln.is_some());
-    let read: Vec<Result<Option<Member>, WorkspaceError>> = dirs
-        .par_iter()
-        .map(|(dir, kiln_member)| read_member(&root, dir, *kiln_member, &source))
+    // One entry per member directory: listed by the package manager's or kiln's globs, a
+    // crate, or both.
+    let mut entries: BTreeMap<String, Entry> = dirs
+        .into_iter()
+        .map(|(dir, kiln)| {
+            let entry = Entry {
+                listed: Some(kiln),
+                krate: None,
+            };
+            (dir, entry)
+        })
         .collect();
-    let mut found = Vec::with_capacity(read.len());
+    for (dir, krate) in crates {
+        entries.entry(dir).or_default().krate = Some(krate);
+    }
+    let entries: Vec<(String, Entry)> = entries.into_iter().collect();
+    let source = config_source(&root, kiln.is_some());
+    let read: Vec<Result<Option<Member>, WorkspaceError>> = entries
+        .into_par_iter()
+        .map(|(dir, entry)| read_member(&root, &dir, entry, &source))
+        .collect();
+    let mut found = Vec::with_capacity(read.len() + 1);
     for member in read {
         found.extend(member?);
+    }
+    let mut root_folded_crate = None;
+    if let Some(krate) = root_crate {
+        if root_json.is_some() {
+            tracing::warn!(
+                "Cargo.toml: the root crate `{}` is the root package `//`, since there is a \
+                 root package.json: define its tasks as `//#task`",
+                krate.name
+            );
+            root_folded_crate = Some(krate);
+        } else {
+            found.push(Member {
+                name: krate.name.clone(),
+                manifest: krate.manifest.clone(),
+                krate: Some(krate),
+                ..Member::default()
+            });
+        }
     }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     for pair in found.windows(2) {
         if pair[0].name == pair[1].name {
             return Err(WorkspaceError::DuplicateName {
                 name: pair[0].name.clone(),
-                first: pair[0].dir.clone(),
-                second: pair[1].dir.clone(),
+                first: pair[0].manifest.clone(),
+                second: pair[1].manifest.clone(),
             });
         }
     }
@@ -181,7 +194,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
                 );
             }
         }
-        let (mut deps, external) = dependencies(m.json.as_ref(), &m.dir, &names, &by_dir);
+        let (mut deps, external) = all_dependencies(m, &names, &by_dir);
         deps.extend(m.kiln_deps.iter().map(|(d, _)| d.clone()));
         packages.push(package(m, &m.name, deps, external));
     }
@@ -193,6 +206,8 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
             "package.json".into()
         } else if kiln.is_some() {
             "kiln.toml".into()
+        } else if has_cargo_workspace {
+            "Cargo.toml".into()
         } else {
             TURBO_FILES
                 .iter()
@@ -201,9 +216,10 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
                 .to_string()
         },
         json: root_json,
+        krate: root_folded_crate,
         ..Member::default()
     };
-    let (root_deps, root_external) = dependencies(root_member.json.as_ref(), "", &names, &by_dir);
+    let (root_deps, root_external) = all_dependencies(&root_member, &names, &by_dir);
     packages.push(package(
         &root_member,
         kiln_core::ROOT_PACKAGE,
@@ -218,7 +234,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         package_manager,
         packages,
         lockfile,
-        cargo_lockfile: None,
+        cargo_lockfile,
         pipeline,
     })
 }
@@ -277,21 +293,38 @@ struct Member {
     kiln_deps: Vec<(String, std::ops::Range<usize>)>,
     kiln_text: Option<(PathBuf, String)>,
     kiln_tasks: BTreeMap<String, TaskDefinition>,
+    /// The crate in this directory, when it is a member of the Cargo workspace.
+    krate: Option<Crate>,
     /// A package-level `turbo.json` (relative path, text), parsed once the root's is known.
     turbo: Option<(PathBuf, String)>,
+}
+
+/// Why a directory is a member.
+#[derive(Default)]
+struct Entry {
+    /// Matched by the package manager's globs or `kiln.toml`'s (`Some(true)` for the latter).
+    listed: Option<bool>,
+    /// A crate of the Cargo workspace.
+    krate: Option<Crate>,
 }
 
 fn read_member(
     root: &Path,
     dir: &str,
-    kiln_member: bool,
+    entry: Entry,
     source: &ConfigSource,
 ) -> Result<Option<Member>, WorkspaceError> {
     let abs = root.join(dir);
+    let kiln_member = entry.listed == Some(true);
+    let krate = entry.krate;
     let json_file = format!("{dir}/package.json");
-    let json = read_optional(&abs.join("package.json"))?
-        .map(|text| manifest::parse(Path::new(&json_file), &text))
-        .transpose()?;
+    // A package.json where only Cargo looks is no npm member: npm would not link it.
+    let mut json = match entry.listed {
+        Some(_) => read_optional(&abs.join("package.json"))?
+            .map(|text| manifest::parse(Path::new(&json_file), &text))
+            .transpose()?,
+        None => None,
+    };
     let kiln_file = PathBuf::from(format!("{dir}/kiln.toml"));
     let kiln = match source {
         ConfigSource::Kiln(_) => read_optional(&abs.join("kiln.toml"))?
@@ -301,16 +334,30 @@ fn read_member(
     };
     let package_table = kiln.as_ref().and_then(|(k, _)| k.package.as_ref());
     let json_name = json.as_ref().and_then(|j| j.name.clone());
-    let (name, manifest) = match (json_name, package_table) {
-        (Some(name), _) => (name, json_file),
-        (None, Some(table)) if kiln_member => {
+    let (name, manifest) = match (json_name, &krate, package_table) {
+        (Some(name), krate, _) => {
+            if let Some(krate) = krate {
+                tracing::warn!(
+                    "{dir} holds both a package.json and the crate `{}`: they are one package, \
+                     `{name}` from package.json, which keeps the crate's workspace dependencies",
+                    krate.name
+                );
+            }
+            (name, json_file)
+        }
+        (None, Some(krate), _) => {
+            // A nameless package.json beside a crate is not a package of its own.
+            json = None;
+            (krate.name.clone(), krate.manifest.clone())
+        }
+        (None, None, Some(table)) if kiln_member => {
             let default = dir.rsplit('/').next().unwrap_or(dir).to_string();
             (
                 table.get_ref().name.clone().unwrap_or(default),
                 kiln_file.display().to_string(),
             )
         }
-        (None, _) => {
+        (None, None, _) => {
             if json.is_some() {
                 // Turborepo skips such a file too (test fixtures, bundler output); say so,
                 // since a package that silently vanishes is hard to track down.
@@ -322,7 +369,7 @@ fn read_member(
     if let (Some(table), Some((_, text))) = (package_table, &kiln)
         && let Some(other) = table.get_ref().name.as_ref().filter(|n| **n != name)
     {
-        let msg = format!("[package] name `{other}` differs from package.json's `{name}`");
+        let msg = format!("[package] name `{other}` differs from `{name}` in {manifest}");
         return Err(
             ConfigError::new(&kiln_file, text, table.span(), msg, "conflicting name").into(),
         );
@@ -357,7 +404,27 @@ fn read_member(
         kiln_tasks: kiln.as_ref().map(|(k, _)| k.tasks()).unwrap_or_default(),
         kiln_text: kiln.map(|(_, text)| (kiln_file, text)),
         turbo,
+        krate,
     }))
+}
+
+/// A member's dependencies from every manifest it has, split in two: the workspace packages
+/// (unsorted) and the third-party ones, which come from the manifest that names the package
+/// (`package.json` over `Cargo.toml`), so that they stay in one ecosystem.
+fn all_dependencies(
+    m: &Member,
+    names: &BTreeMap<&str, &str>,
+    by_dir: &BTreeMap<&str, &str>,
+) -> (Vec<String>, BTreeMap<String, String>) {
+    let (mut internal, mut external) = dependencies(m.json.as_ref(), &m.dir, names, by_dir);
+    if let Some(krate) = &m.krate {
+        let (crates, third_party) = cargo_members::split_dependencies(krate, by_dir);
+        internal.extend(crates);
+        if m.json.is_none() {
+            external = third_party;
+        }
+    }
+    (internal, external)
 }
 
 /// The manifest's dependency fields split in two: the workspace packages they name (sorted,
@@ -402,15 +469,22 @@ fn package(
     deps.dedup();
     deps.retain(|d| d != name);
     let json = m.json.as_ref();
+    let version = match (json, &m.krate) {
+        (Some(j), _) => j.version.clone(),
+        (None, Some(krate)) => krate.version.clone(),
+        (None, None) => None,
+    };
     Package {
         name: PackageName::new(name),
         dir: m.dir.clone(),
-        version: json.and_then(|j| j.version.clone()),
+        version,
         scripts: json.map(|j| j.scripts.clone()).unwrap_or_default(),
         dependencies: deps.into_iter().map(PackageName::new).collect(),
         manifest: m.manifest.clone(),
-        kind: if m.json.is_some() || m.dir.is_empty() {
+        kind: if m.json.is_some() {
             PackageKind::Node
+        } else if m.krate.is_some() {
+            PackageKind::Cargo
         } else {
             PackageKind::Kiln
         },

@@ -13,7 +13,7 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 pub enum WorkspaceError {
     #[error(
         "no workspace found at or above {}: no kiln.toml with [workspace], pnpm-workspace.yaml, \
-         package.json with \"workspaces\", or turbo.json",
+         package.json with \"workspaces\", Cargo.toml with [workspace], or turbo.json",
         start.display()
     )]
     NoRoot { start: PathBuf },
@@ -23,11 +23,25 @@ pub enum WorkspaceError {
     #[diagnostic(transparent)]
     Config(#[from] ConfigError),
 
+    /// Two packages share a name; `first` and `second` are their manifests
+    /// (`packages/a/package.json`, `crates/a/Cargo.toml`).
     #[error("two packages are named `{name}`: {first} and {second}")]
     DuplicateName {
         name: String,
         first: String,
         second: String,
+    },
+
+    /// A directory matched by `[workspace] members` of the root `Cargo.toml` has no
+    /// `Cargo.toml` (Cargo refuses such a workspace too).
+    #[error(
+        "{}: workspace member `{dir}` (from `{pattern}`) has no Cargo.toml",
+        file.display()
+    )]
+    CargoMemberWithoutManifest {
+        file: PathBuf,
+        pattern: String,
+        dir: String,
     },
 
     #[error("{}: invalid package glob `{pattern}`: {reason}", file.display())]

@@ -1,5 +1,6 @@
 //! Discovery: from a directory inside a monorepo to a [`Workspace`]: its root, package
-//! manager, packages with their internal dependencies, lockfile, and the task [`Pipeline`]
+//! manager, packages (npm/yarn/pnpm/bun workspaces, Cargo workspaces, `kiln.toml` members)
+//! with their internal dependencies, lockfiles, and the task [`Pipeline`]
 //! (from `kiln.toml`, or from `turbo.json`/`turbo.jsonc` when there is no `kiln.toml`).
 //!
 //! This is the first stage of the flow (`discover ─▶ plan ─▶ hash ─▶ …`). It reads files and
@@ -9,6 +10,8 @@
 //! config files give a [`ConfigError`], a `miette` diagnostic pointing at the offending token.
 //! The `kiln.toml` schema is documented in the `kiln_toml` module.
 
+mod cargo_members;
+mod cargo_toml;
 mod discover;
 mod error;
 mod jsonc;
@@ -17,6 +20,7 @@ mod manifest;
 mod members;
 mod package_manager;
 mod resolve;
+mod root;
 mod turbo_json;
 mod types;
 

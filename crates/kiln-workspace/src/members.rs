@@ -92,12 +92,32 @@ pub(crate) fn expand(
     Ok(found)
 }
 
-/// Whether an exclusion matches `dir` or its manifest (`dir/package.json`, `dir/kiln.toml`).
-fn excluded(excludes: &[GlobMatcher], dir: &str) -> bool {
+/// `kiln.toml`'s `exclude` globs, compiled, for the members that do not come from
+/// [`expand`] (Cargo's).
+pub(crate) fn exclusions(exclude: &[Pattern<'_>]) -> Result<Vec<GlobMatcher>, WorkspaceError> {
+    let mut out = Vec::new();
+    for pattern in exclude {
+        let text = pattern.glob.trim();
+        let text = text.strip_prefix('!').unwrap_or(text);
+        if let Some(normal) = normalise(text).map_err(|reason| invalid(pattern, reason))? {
+            let glob = GlobBuilder::new(&normal)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| invalid(pattern, e.kind().to_string()))?;
+            out.push(glob.compile_matcher());
+        }
+    }
+    Ok(out)
+}
+
+/// Whether an exclusion matches `dir` or its manifest (`dir/package.json`, `dir/kiln.toml`,
+/// `dir/Cargo.toml`).
+pub(crate) fn excluded(excludes: &[GlobMatcher], dir: &str) -> bool {
     excludes.iter().any(|g| {
         g.is_match(dir)
             || g.is_match(format!("{dir}/package.json"))
             || g.is_match(format!("{dir}/kiln.toml"))
+            || g.is_match(format!("{dir}/Cargo.toml"))
     })
 }
 
@@ -116,7 +136,7 @@ fn invalid(pattern: &Pattern<'_>, reason: String) -> WorkspaceError {
 }
 
 /// `./packages/*/` → `packages/*`; `None` for the root itself.
-fn normalise(glob: &str) -> Result<Option<String>, String> {
+pub(crate) fn normalise(glob: &str) -> Result<Option<String>, String> {
     let mut g = glob.trim();
     while let Some(rest) = g.strip_prefix("./") {
         g = rest;

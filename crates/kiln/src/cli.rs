@@ -28,6 +28,54 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run tasks across the workspace's packages.
     Run(RunArgs),
+    /// Explain whether a task would run and why: what changed since its last successful
+    /// run, followed through its dependencies down to the root cause.
+    Why {
+        /// The task, as `package#task`.
+        #[arg(value_name = "PKG#TASK")]
+        task: String,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List what changed since a base revision affects: packages, or the given tasks.
+    Affected {
+        /// Tasks to list (`build`, `test`…); without any, affected packages are listed.
+        #[arg(value_name = "TASK")]
+        tasks: Vec<String>,
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect, check or reset the build state (`.kiln/state/`).
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// Every task's last successful run, or one task's runs and recorded inputs.
+    Show {
+        #[arg(value_name = "PKG#TASK")]
+        task: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read every state file in full and report the damaged ones (exit 1 if any).
+    Verify {
+        /// Remove damaged files (kiln ignores them anyway).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Delete the build state (all of it, or one task's).
+    Clean {
+        #[arg(value_name = "PKG#TASK")]
+        task: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -65,10 +113,43 @@ pub(crate) struct RunArgs {
     /// Do not replay the logs of cache hits.
     #[arg(long)]
     pub(crate) hide_cached_logs: bool,
+
+    /// Run only the tasks affected by the changes since `--base` (and what depends on them),
+    /// plus what they need.
+    #[arg(long)]
+    pub(crate) affected: bool,
+
+    #[command(flatten)]
+    pub(crate) range: RangeArgs,
+
+    /// Carry on after a failed or interrupted run: tasks that succeeded in it (with the
+    /// same inputs) are not run again, even those with `cache: false`.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum DryRunFormat {
     Text,
     Json,
+}
+
+/// The revisions a change is measured between.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct RangeArgs {
+    /// The base revision (default: the merge-base of HEAD with the default branch).
+    #[arg(long, value_name = "REV", env = "KILN_SCM_BASE")]
+    pub(crate) base: Option<String>,
+    /// The head revision (default: the work tree, with uncommitted and untracked files).
+    #[arg(long, value_name = "REV", env = "KILN_SCM_HEAD")]
+    pub(crate) head: Option<String>,
+}
+
+impl From<RangeArgs> for crate::affected_cmd::Range {
+    fn from(r: RangeArgs) -> Self {
+        crate::affected_cmd::Range {
+            base: r.base,
+            head: r.head,
+        }
+    }
 }

@@ -98,7 +98,7 @@ impl Printer {
                 let p = self.prefix(&id).to_string();
                 let _ = writeln!(out, "{p} cache hit ({source}){what} {}", short(&key));
             }
-            Event::Executing { id, key } => {
+            Event::Executing { id, key, .. } => {
                 let p = self.prefix(&id).to_string();
                 let _ = writeln!(out, "{p} cache miss, executing {}", short(&key));
             }
@@ -129,22 +129,44 @@ impl Printer {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(err, "error: {} failed with exit code {code}", report.id);
             }
-            TaskOutcome::Succeeded if self.verbose >= 1 => {
-                let what = match report.cache {
-                    CacheStatus::Hit(_) => "restored from cache",
-                    CacheStatus::Miss => "ran",
-                    CacheStatus::Disabled => "ran (not cacheable)",
-                };
+            _ if self.verbose >= 1 => {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
                     err,
-                    "kiln: {} {what} in {}",
+                    "kiln: {} {} ({})",
                     report.id,
+                    decision(report),
                     fmt_duration(report.duration)
                 );
             }
             _ => {}
         }
+    }
+}
+
+/// What kiln decided for a task, and why, in a few words.
+fn decision(report: &TaskReport) -> String {
+    let why = report.reason.as_deref().unwrap_or("");
+    match (&report.outcome, report.cache) {
+        (TaskOutcome::Skipped { because }, _) => {
+            format!("skipped: dependency `{because}` failed")
+        }
+        (TaskOutcome::Cancelled, _) => "not started: the run stopped".into(),
+        (TaskOutcome::Failed { code }, _) => {
+            format!("failed (exit code {code}); ran because {why}")
+        }
+        (TaskOutcome::Succeeded, CacheStatus::Hit(kiln_core::CacheSource::Local)) => {
+            "cache hit (local)".into()
+        }
+        (TaskOutcome::Succeeded, CacheStatus::Hit(kiln_core::CacheSource::Remote)) => {
+            "cache hit (remote)".into()
+        }
+        (TaskOutcome::Succeeded, CacheStatus::Resumed) => {
+            "done: succeeded in the run being resumed".into()
+        }
+        (TaskOutcome::Succeeded, _) if report.reason.is_none() => "nothing to run".into(),
+        (TaskOutcome::Succeeded, CacheStatus::Disabled) => format!("ran: {why}"),
+        (TaskOutcome::Succeeded, _) => format!("miss: {why}"),
     }
 }
 
@@ -164,6 +186,10 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         .iter()
         .filter(|r| matches!(r.cache, CacheStatus::Hit(_)) && r.outcome == TaskOutcome::Succeeded)
         .count();
+    let resumed = reports
+        .iter()
+        .filter(|r| r.cache == CacheStatus::Resumed)
+        .count();
     let succeeded = reports
         .iter()
         .filter(|r| r.outcome == TaskOutcome::Succeeded)
@@ -180,22 +206,28 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         .iter()
         .filter(|r| r.outcome == TaskOutcome::Cancelled)
         .count();
-    let ran = succeeded - cached;
+    let ran = succeeded - cached - resumed;
     let saved: Duration = reports.iter().map(|r| r.saved).sum();
 
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "  Tasks:  {succeeded} successful, {total} total ({ran} ran, {cached} cached, {} failed, {} skipped{})",
+        "  Tasks:  {succeeded} successful, {total} total ({ran} ran, {cached} cached, {} failed, {} skipped{}{})",
         failed.len(),
         skipped.len(),
         if cancelled > 0 {
             format!(", {cancelled} not started")
         } else {
             String::new()
+        },
+        if resumed > 0 {
+            format!(", {resumed} done before --resume")
+        } else {
+            String::new()
         }
     );
+    print_misses(&mut out, reports);
     for r in &failed {
         if let TaskOutcome::Failed { code } = r.outcome {
             let _ = writeln!(out, " Failed:  {} (exit code {code})", r.id);
@@ -216,6 +248,27 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         let _ = writeln!(out, "Interrupted: running tasks were stopped.");
     } else if total > 0 && cached == total {
         let _ = writeln!(out, "         everything was cached");
+    }
+}
+
+/// Why each cacheable task ran, one line each, the first few.
+fn print_misses(out: &mut impl Write, reports: &[TaskReport]) {
+    const SHOWN: usize = 10;
+    let misses: Vec<&TaskReport> = reports
+        .iter()
+        .filter(|r| r.cache == CacheStatus::Miss && r.reason.is_some())
+        .collect();
+    for (i, r) in misses.iter().take(SHOWN).enumerate() {
+        let label = if i == 0 { " Misses:" } else { "        " };
+        let reason = r.reason.as_deref().unwrap_or_default();
+        let _ = writeln!(out, "{label}  {} — {reason}", r.id);
+    }
+    if misses.len() > SHOWN {
+        let _ = writeln!(
+            out,
+            "          … and {} more (`kiln run -v` shows every decision)",
+            misses.len() - SHOWN
+        );
     }
 }
 

@@ -113,7 +113,7 @@ fn task_json(ws: &Workspace, graph: &TaskGraph, r: &Row<'_>) -> Value {
         "package": id.package.as_str(),
         "hash": r.hashed.key.to_hex(),
         "inputs": r.hashed.manifest.files,
-        "hashOfExternalDependencies": r.hashed.manifest.external.to_hex(),
+        "hashOfExternalDependencies": external_digest(&r.hashed.manifest.external),
         "cache": {
             "local": r.cached,
             "remote": false,
@@ -160,4 +160,16 @@ fn package_manager(pm: PackageManager) -> &'static str {
         PackageManager::Bun => "bun",
         PackageManager::None => "none",
     }
+}
+
+/// One digest for a package's resolved third-party versions (Turborepo's field).
+fn external_digest(external: &std::collections::BTreeMap<String, String>) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for (name, version) in external {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(version.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.finalize().to_hex()[..16].to_string()
 }

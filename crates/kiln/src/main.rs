@@ -3,12 +3,16 @@
 //! 0 success, 1 user error (bad config, cycle, unknown task), 2 usage error, a failed task's
 //! own exit code, 130 when interrupted.
 
+mod affected_cmd;
 mod cli;
 mod console;
 mod dry_run;
 mod exit;
+mod lockfile_diff;
 mod record;
 mod run_cmd;
+mod state_cmd;
+mod why_cmd;
 
 use clap::Parser;
 
@@ -33,6 +37,11 @@ fn run(cli: Cli) -> Result<i32, Exit> {
     };
     match cli.command {
         Command::Run(args) => run_cmd::run(&cwd, &args, cli.verbose),
+        Command::Why { task, json } => why_cmd::run(&cwd, &task, json),
+        Command::Affected { tasks, range, json } => {
+            affected_cmd::run(&cwd, &tasks, &range.into(), json)
+        }
+        Command::State { command } => state_cmd::run(&cwd, &command),
     }
 }
 

@@ -12,11 +12,16 @@ use kiln_graph::{Filter, PackageGraph, TaskGraph, select};
 use kiln_hash::{StatCache, process_env};
 use kiln_process::ProcessRegistry;
 use kiln_run::{
-    CacheMode, ExecuteOptions, HashContext, OutputState, TaskContext, execute, hash_tasks,
+    CacheMode, ExecuteOptions, HashContext, HashedPlan, OutputState, TaskContext, execute,
+    hash_tasks,
 };
 use kiln_scheduler::CancelToken;
+use kiln_state::{BuildState, Journal};
 use kiln_workspace::Workspace;
 
+use std::io::Write;
+
+use crate::affected_cmd::Change;
 use crate::cli::RunArgs;
 use crate::console::Console;
 use crate::exit::Exit;
@@ -33,32 +38,35 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     tracing::debug!(elapsed = ?started.elapsed(), tasks = graph.len(), "planned");
 
     let state_dir = ws.root.join(".kiln").join("state");
-    let stat_cache_path = state_dir.join("stat-cache-v1.bin");
-    let stat_cache = StatCache::load(&stat_cache_path);
-    let env = process_env();
-    let hashed = hash_tasks(&HashContext {
-        workspace: &ws,
-        graph: &graph,
-        stat_cache: &stat_cache,
-        env: &env,
-    })
-    .map_err(|e| Exit::user(error_chain(&e)))?;
+    let (plan, stat_cache) = hash_plan(&ws, &graph)?;
+    let hashed = &plan.tasks;
     tracing::debug!(elapsed = ?started.elapsed(), "hashed");
-    if let Err(e) = stat_cache.save(&stat_cache_path) {
-        tracing::warn!("could not save the stat cache: {}", error_chain(&e));
-    }
-    tracing::debug!(
-        elapsed = ?started.elapsed(),
-        hits = stat_cache.hits(),
-        misses = stat_cache.misses(),
-        "stat cache saved"
-    );
 
     let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
         .map_err(|e| Exit::user(error_chain(&e)))?;
     if let Some(format) = args.dry_run {
-        dry_run::print(format, &ws, &graph, &hashed, &store);
+        dry_run::print(format, &ws, &graph, hashed, &store);
         return Ok(0);
+    }
+
+    let state = BuildState::new(&state_dir);
+    // Read before this run's journal replaces it.
+    let resumed = if args.resume {
+        match kiln_state::last_run(&state_dir) {
+            Some(last) => Some(last.succeeded),
+            None => {
+                tracing::warn!("--resume: no earlier run is recorded; running every task");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let journal = Journal::start(&state_dir, &args.tasks)
+        .map_err(|e| tracing::warn!("cannot record this run for --resume: {e}"))
+        .ok();
+    if let Err(e) = state.record_global(&plan.global) {
+        tracing::warn!("could not update the build state: {e}");
     }
 
     let registry = ProcessRegistry::new();
@@ -91,12 +99,16 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
             write: !args.no_cache,
         },
         env: &task_env,
+        state: &state,
+        global: &plan.global,
+        journal: journal.as_ref(),
+        resumed: resumed.as_ref(),
     };
     let opts = ExecuteOptions {
         concurrency: concurrency(args.concurrency.as_deref())?,
         continue_on_failure: args.continue_on_failure,
     };
-    let reports = execute(&ctx, &graph, &hashed, &opts, &cancel);
+    let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
     drop(tx);
     console.join();
     if let Err(e) = output_state.save() {
@@ -120,6 +132,33 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
             _ => None,
         })
         .unwrap_or(0))
+}
+
+/// The hash stage through the stat cache, which is saved afterwards (and returned, to
+/// re-check inputs before storing results).
+pub(crate) fn hash_plan(
+    ws: &Workspace,
+    graph: &TaskGraph,
+) -> Result<(HashedPlan, StatCache), Exit> {
+    let stat_cache_path = ws.root.join(".kiln/state/stat-cache-v1.bin");
+    let stat_cache = StatCache::load(&stat_cache_path);
+    let env = process_env();
+    let plan = hash_tasks(&HashContext {
+        workspace: ws,
+        graph,
+        stat_cache: &stat_cache,
+        env: &env,
+    })
+    .map_err(|e| Exit::user(error_chain(&e)))?;
+    if let Err(e) = stat_cache.save(&stat_cache_path) {
+        tracing::warn!("could not save the stat cache: {}", error_chain(&e));
+    }
+    tracing::debug!(
+        hits = stat_cache.hits(),
+        misses = stat_cache.misses(),
+        "stat cache saved"
+    );
+    Ok((plan, stat_cache))
 }
 
 /// Filters → package scope → task graph, with every plan error shown to the user.
@@ -169,7 +208,22 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
         .iter()
         .map(|t| TaskName::new(t.as_str()))
         .collect();
-    TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))
+    let graph = TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))?;
+    if !args.affected {
+        return Ok(graph);
+    }
+    let change = Change::detect(ws, &args.range.clone().into())?;
+    let affected = change.tasks(ws, &graph)?;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "kiln: {} files changed since {} ({}); {} of {} tasks affected",
+        change.files.files.len(),
+        change.base.spec,
+        &change.base.commit[..change.base.commit.len().min(12)],
+        affected.all.len(),
+        graph.len()
+    );
+    Ok(graph.with_dependencies(affected.all))
 }
 
 /// Where kiln runs, relative to the workspace root (`/`-separated, empty at the root), which
@@ -272,6 +326,9 @@ mod tests {
             force: false,
             no_cache: false,
             hide_cached_logs: false,
+            resume: false,
+            affected: false,
+            range: Default::default(),
         }
     }
 

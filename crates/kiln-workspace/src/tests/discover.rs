@@ -225,7 +225,7 @@ fn two_packages_with_one_name_is_an_error_naming_both() {
     ]);
     assert_eq!(
         error(dir.path()),
-        "two packages are named `same`: packages/a and packages/b"
+        "two packages are named `same`: packages/a/package.json and packages/b/package.json"
     );
 }
 

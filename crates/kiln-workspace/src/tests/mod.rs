@@ -1,5 +1,6 @@
 //! Discovery tests on real files in temp dirs.
 
+mod cargo;
 mod discover;
 mod turbo;
 

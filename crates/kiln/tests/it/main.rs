@@ -1,5 +1,6 @@
 //! Integration tests: the real `kiln` binary on monorepos built in temp dirs.
 
+mod affected;
 mod cache;
 mod concurrency;
 mod config_errors;
@@ -10,6 +11,8 @@ mod golden_keys;
 mod inputs;
 mod interrupt;
 mod outputs;
+mod resume;
 mod scripts;
 mod support;
 mod turbo_graph;
+mod why;

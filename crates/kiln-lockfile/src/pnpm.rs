@@ -1,0 +1,257 @@
+//! pnpm `pnpm-lock.yaml`: lockfileVersion 5.x (pnpm 7), 6.x (pnpm 8) and 9.x (pnpm 9, 10).
+//!
+//! `importers` (keyed by workspace dir, `.` for the root) map each dependency name to a
+//! *reference*; a reference plus the name gives the key of an entry, and entries' own
+//! dependencies are references again. The eras differ only in spelling:
+//!
+//! | era | entries in | key for `react-dom` → `18.3.1(react@18.3.1)` | alias `ms@2.1.2` |
+//! |---|---|---|---|
+//! | 9.x | `snapshots` (`packages` holds only metadata) | `react-dom@18.3.1(react@18.3.1)` | `ms@2.1.2` |
+//! | 6.x | `packages` | `/react-dom@18.3.1(react@18.3.1)` | `/ms@2.1.2` |
+//! | 5.x | `packages` | `/react-dom/18.3.1_react@18.3.1` | `/ms/2.1.2` |
+//!
+//! A reference is either a version (possibly with peer and `patch_hash` suffixes, which then
+//! stay in the resolved identity: a different peer set or patch is a different install) or, for
+//! aliases and non-registry sources, a whole key. So resolution tries `name@ref` (era-spelled)
+//! first and `ref` alone second. `link:` references point at workspace packages and are not
+//! followed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::graph::{Graph, NodeId, qualified, split_name};
+use crate::importer::{Recorded, Roots, all_declared, stale_declarations};
+use crate::{Format, Importer, LockfileError, ResolvedPackage};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Era {
+    V5,
+    V6,
+    V9,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLock {
+    lockfile_version: Option<serde_yaml::Value>,
+    importers: Option<BTreeMap<String, RawImporter>>,
+    #[serde(default)]
+    packages: HashMap<String, Option<RawEntry>>,
+    snapshots: Option<HashMap<String, Option<RawEntry>>>,
+    /// A lockfile without `importers` (not a workspace) keeps the root's fields at top level.
+    #[serde(flatten)]
+    root: RawImporter,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawImporter {
+    specifiers: BTreeMap<String, String>,
+    dependencies: BTreeMap<String, RawDep>,
+    dev_dependencies: BTreeMap<String, RawDep>,
+    optional_dependencies: BTreeMap<String, RawDep>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDep {
+    /// 6.x and 9.x importers.
+    Full { specifier: String, version: String },
+    /// 5.x importers (spec in `specifiers`).
+    Reference(String),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RawEntry {
+    name: Option<String>,
+    version: Option<String>,
+    dependencies: BTreeMap<String, String>,
+    optional_dependencies: BTreeMap<String, String>,
+}
+
+/// One importer's recorded dependencies: name → (reference, spec when recorded).
+type ImporterDeps = BTreeMap<String, (String, Option<String>)>;
+
+#[derive(Debug)]
+pub(crate) struct PnpmLock {
+    era: Era,
+    graph: Graph,
+    keys: HashMap<String, NodeId>,
+    importers: HashMap<String, ImporterDeps>,
+}
+
+fn era_of(version: Option<&serde_yaml::Value>) -> Result<Era, String> {
+    let text = match version {
+        Some(serde_yaml::Value::String(s)) => s.clone(),
+        Some(serde_yaml::Value::Number(n)) => n.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "missing".to_owned(),
+    };
+    match text.split('.').next() {
+        Some("5") => Ok(Era::V5),
+        Some("6") => Ok(Era::V6),
+        // '7.0' was pnpm 9's pre-release spelling of the 9.0 format.
+        Some("7" | "9") => Ok(Era::V9),
+        _ => Err(text),
+    }
+}
+
+/// The identity of the entry at `key`.
+fn identity(era: Era, key: &str, entry: &RawEntry) -> ResolvedPackage {
+    let registry = match era {
+        Era::V9 => split_name(key),
+        Era::V6 => key.strip_prefix('/').and_then(split_name),
+        Era::V5 => key.strip_prefix('/').and_then(|rest| {
+            let skip = if rest.starts_with('@') { 2 } else { 1 };
+            let cut = rest.match_indices('/').nth(skip - 1)?.0;
+            Some((&rest[..cut], &rest[cut + 1..]))
+        }),
+    };
+    match registry {
+        Some((name, version)) if entry.name.is_none() => ResolvedPackage {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        },
+        // Git, tarball and `file:` entries are keyed by their source, and carry their name
+        // and version as fields.
+        _ => ResolvedPackage {
+            name: entry.name.clone().unwrap_or_else(|| key.to_owned()),
+            version: qualified(entry.version.as_deref().unwrap_or(""), Some(key)),
+        },
+    }
+}
+
+impl PnpmLock {
+    pub(crate) fn parse(file: &Path, text: &str) -> Result<PnpmLock, LockfileError> {
+        let raw: RawLock = serde_yaml::from_str(text).map_err(|e| LockfileError::yaml(file, &e))?;
+        let era = era_of(raw.lockfile_version.as_ref())
+            .map_err(|version| LockfileError::unsupported(file, version))?;
+        let entries = match (era, raw.snapshots) {
+            (Era::V9, Some(snapshots)) => snapshots,
+            (Era::V9, None) if !raw.packages.is_empty() => {
+                return Err(LockfileError::parse(
+                    file,
+                    None,
+                    "lockfileVersion 9 with `packages` but no `snapshots`",
+                ));
+            }
+            _ => raw.packages,
+        };
+
+        let mut graph = Graph::default();
+        let empty = RawEntry::default();
+        let keys: HashMap<String, NodeId> = entries
+            .iter()
+            .map(|(key, entry)| {
+                let entry = entry.as_ref().unwrap_or(&empty);
+                (key.clone(), graph.add(identity(era, key, entry)))
+            })
+            .collect();
+        let mut lock = PnpmLock {
+            era,
+            graph,
+            keys,
+            importers: HashMap::new(),
+        };
+        for (key, entry) in &entries {
+            let Some(entry) = entry else { continue };
+            let deps: Vec<NodeId> = entry
+                .dependencies
+                .iter()
+                .chain(&entry.optional_dependencies)
+                .filter_map(|(name, reference)| {
+                    let found = lock.resolve(name, reference);
+                    if found.is_none() && !reference.starts_with("link:") {
+                        tracing::trace!(%key, %name, %reference, "dependency has no entry");
+                    }
+                    found
+                })
+                .collect();
+            lock.graph.nodes[lock.keys[key.as_str()] as usize].deps = deps;
+        }
+
+        let importers = match raw.importers {
+            Some(importers) => importers,
+            None => BTreeMap::from([(".".to_owned(), raw.root)]),
+        };
+        lock.importers = importers
+            .into_iter()
+            .map(|(dir, importer)| (dir, flatten_importer(importer)))
+            .collect();
+        Ok(lock)
+    }
+
+    fn resolve(&self, name: &str, reference: &str) -> Option<NodeId> {
+        if reference.starts_with("link:") {
+            return None;
+        }
+        let spelled = match self.era {
+            Era::V9 => format!("{name}@{reference}"),
+            Era::V6 => format!("/{name}@{reference}"),
+            Era::V5 => format!("/{name}/{reference}"),
+        };
+        self.keys
+            .get(&spelled)
+            .or_else(|| self.keys.get(reference))
+            .copied()
+    }
+}
+
+fn flatten_importer(importer: RawImporter) -> ImporterDeps {
+    let RawImporter {
+        specifiers,
+        dependencies,
+        dev_dependencies,
+        optional_dependencies,
+    } = importer;
+    let mut deps = ImporterDeps::new();
+    for (name, dep) in dev_dependencies
+        .into_iter()
+        .chain(optional_dependencies)
+        .chain(dependencies)
+    {
+        let entry = match dep {
+            RawDep::Full { specifier, version } => (version, Some(specifier)),
+            RawDep::Reference(version) => {
+                let spec = specifiers.get(&name).cloned();
+                (version, spec)
+            }
+        };
+        deps.insert(name, entry);
+    }
+    deps
+}
+
+impl Format for PnpmLock {
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn roots(&self, importer: &Importer<'_>) -> Roots {
+        let dir = if importer.dir.is_empty() {
+            "."
+        } else {
+            importer.dir
+        };
+        let Some(deps) = self.importers.get(dir) else {
+            return Roots {
+                nodes: Vec::new(),
+                unresolved: all_declared(importer),
+            };
+        };
+        Roots {
+            nodes: deps
+                .iter()
+                .filter_map(|(name, (reference, _))| self.resolve(name, reference))
+                .collect(),
+            unresolved: stale_declarations(importer, |name| match deps.get(name) {
+                None => Recorded::Absent,
+                Some((_, Some(spec))) => Recorded::WithSpec(spec),
+                Some((_, None)) => Recorded::Present,
+            }),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The third-party versions in each package's key: its transitive external dependency
+//! closure, resolved through the lockfile of its ecosystem (`kiln-lockfile`).
+//!
+//! A package's entry maps each third-party package name to its resolved version(s) (several
+//! copies of one name are listed together). A declared dependency the lockfile does not
+//! resolve (an out-of-date lockfile) goes in as written, `unresolved <spec>`, with a warning.
+//! A lockfile that cannot be read falls back to its content digest in every key of its
+//! ecosystem, with a warning: any change to it then re-runs all of them (safe, not minimal).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use kiln_core::PackageName;
+use kiln_hash::{Digest, InputFile, StatCache, hash_files};
+use kiln_lockfile::{Importer, Lockfile};
+use kiln_workspace::{PackageKind, Workspace};
+use rayon::prelude::*;
+
+use crate::RunError;
+
+/// Each package's resolved third-party dependencies: name → version(s).
+#[derive(Debug, Default)]
+pub struct ExternalVersions {
+    by_package: BTreeMap<PackageName, BTreeMap<String, String>>,
+}
+
+/// A lockfile's content, for [`ExternalVersions::from_texts`]: `None` when it does not exist.
+pub struct LockfileText<'a> {
+    pub path: &'a Path,
+    pub text: Option<&'a [u8]>,
+}
+
+impl ExternalVersions {
+    /// From the lockfiles on disk.
+    pub fn resolve(ws: &Workspace, stat_cache: &StatCache) -> Result<Self, RunError> {
+        let mut texts = Vec::new();
+        for path in [ws.lockfile.as_deref(), ws.cargo_lockfile.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let abs = ws.root.join(path);
+            // Read once; the stat cache gives the whole-file fallback its digest cheaply.
+            let bytes = std::fs::read(&abs).ok();
+            let digest = bytes
+                .as_ref()
+                .and_then(|_| whole_file_digest(ws, path, stat_cache).ok());
+            texts.push((path, bytes, digest));
+        }
+        let node = texts
+            .iter()
+            .find(|(p, _, _)| Some(*p) == ws.lockfile.as_deref());
+        let cargo = texts
+            .iter()
+            .find(|(p, _, _)| Some(*p) == ws.cargo_lockfile.as_deref());
+        Ok(Self::build(
+            ws,
+            node.map(|(p, b, d)| (*p, b.as_deref(), *d)),
+            cargo.map(|(p, b, d)| (*p, b.as_deref(), *d)),
+        ))
+    }
+
+    /// From given lockfile contents (the lockfiles at another revision, for `--affected`).
+    pub fn from_texts(
+        ws: &Workspace,
+        node: Option<LockfileText<'_>>,
+        cargo: Option<LockfileText<'_>>,
+    ) -> Self {
+        fn with_digest<'t>(l: LockfileText<'t>) -> (&'t Path, Option<&'t [u8]>, Option<Digest>) {
+            (l.path, l.text, l.text.map(Digest::of_bytes))
+        }
+        Self::build(ws, node.map(with_digest), cargo.map(with_digest))
+    }
+
+    fn build(
+        ws: &Workspace,
+        node: Option<Source<'_>>,
+        cargo: Option<Source<'_>>,
+    ) -> Self {
+        let node = node.map(|(p, t, d)| Resolver::new(p, t, d));
+        let cargo = cargo.map(|(p, t, d)| Resolver::new(p, t, d));
+        let by_package = ws
+            .packages
+            .par_iter()
+            .map(|package| {
+                let resolver = match package.kind {
+                    PackageKind::Node => node.as_ref(),
+                    PackageKind::Cargo => cargo.as_ref(),
+                    PackageKind::Kiln => None,
+                };
+                let versions = resolver.map_or_else(BTreeMap::new, |r| {
+                    r.versions(
+                        &Importer {
+                            dir: &package.dir,
+                            name: if package.name.is_root() {
+                                ""
+                            } else {
+                                package.name.as_str()
+                            },
+                            dependencies: &package.external_dependencies,
+                        },
+                        &package.name,
+                    )
+                });
+                (package.name.clone(), versions)
+            })
+            .collect();
+        ExternalVersions { by_package }
+    }
+
+    pub fn of(&self, package: &PackageName) -> BTreeMap<String, String> {
+        self.by_package.get(package).cloned().unwrap_or_default()
+    }
+
+    /// Packages whose versions differ between `self` (earlier) and `now`, with the first
+    /// difference as a reason.
+    pub fn changed_since(&self, now: &ExternalVersions) -> BTreeMap<PackageName, String> {
+        let mut out = BTreeMap::new();
+        let names: BTreeSet<&PackageName> = self
+            .by_package
+            .keys()
+            .chain(now.by_package.keys())
+            .collect();
+        let empty = BTreeMap::new();
+        for name in names {
+            let old = self.by_package.get(name).unwrap_or(&empty);
+            let new = now.by_package.get(name).unwrap_or(&empty);
+            if old == new {
+                continue;
+            }
+            let first = old
+                .iter()
+                .find(|(k, v)| new.get(*k) != Some(*v))
+                .map(|(k, v)| match new.get(k) {
+                    Some(to) => format!("external dependency `{k}` {v} → {to}"),
+                    None => format!("external dependency `{k}` {v} removed"),
+                })
+                .or_else(|| {
+                    new.iter()
+                        .find(|(k, _)| !old.contains_key(*k))
+                        .map(|(k, v)| format!("new external dependency `{k}` {v}"))
+                })
+                .unwrap_or_default();
+            out.insert(name.clone(), first);
+        }
+        out
+    }
+}
+
+/// A lockfile's path, content (`None`: it does not exist) and content digest.
+type Source<'a> = (&'a Path, Option<&'a [u8]>, Option<Digest>);
+
+/// One lockfile, parsed or (when it cannot be read) stood for by its digest.
+enum Resolver {
+    Parsed(Lockfile),
+    WholeFile { entry: String, digest: String },
+    Missing,
+}
+
+impl Resolver {
+    fn new(path: &Path, text: Option<&[u8]>, digest: Option<Digest>) -> Self {
+        let Some(bytes) = text else {
+            return Resolver::Missing;
+        };
+        let rel = path.to_string_lossy().replace('\\', "/");
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|_| format!("{rel} is not UTF-8"))
+            .and_then(|text| Lockfile::parse(path, text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(lockfile) => Resolver::Parsed(lockfile),
+            Err(why) => {
+                tracing::warn!(
+                    "cannot read the lockfile ({why}); hashing all of `{rel}` into every key \
+                     that depends on it"
+                );
+                Resolver::WholeFile {
+                    entry: format!("lockfile {rel}"),
+                    digest: digest.unwrap_or_else(|| Digest::of_bytes(bytes)).to_hex(),
+                }
+            }
+        }
+    }
+
+    fn versions(&self, importer: &Importer<'_>, package: &PackageName) -> BTreeMap<String, String> {
+        match self {
+            Resolver::Missing => BTreeMap::new(),
+            Resolver::WholeFile { entry, digest } => [(entry.clone(), digest.clone())].into(),
+            Resolver::Parsed(lockfile) => {
+                let closure = lockfile.closure(importer);
+                let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for p in closure.packages {
+                    versions.entry(p.name).or_default().push(p.version);
+                }
+                if !closure.unresolved.is_empty() {
+                    let names: Vec<&str> =
+                        closure.unresolved.iter().map(|(n, _)| n.as_str()).collect();
+                    tracing::warn!(
+                        "{package}: the lockfile does not resolve {} (is it up to date?); \
+                         their declared ranges go into the key",
+                        names.join(", ")
+                    );
+                }
+                for (name, spec) in closure.unresolved {
+                    versions
+                        .entry(name)
+                        .or_default()
+                        .push(format!("unresolved {spec}"));
+                }
+                versions
+                    .into_iter()
+                    .map(|(name, mut list)| {
+                        list.sort();
+                        list.dedup();
+                        (name, list.join(", "))
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+fn whole_file_digest(
+    ws: &Workspace,
+    path: &Path,
+    stat_cache: &StatCache,
+) -> Result<Digest, RunError> {
+    let rel = path.to_string_lossy().replace('\\', "/");
+    let file = InputFile {
+        abs: ws.root.join(path),
+        rel,
+    };
+    let digests = hash_files(std::slice::from_ref(&file), stat_cache, &ws.root)?;
+    Ok(digests
+        .into_iter()
+        .next()
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| Digest::of_bytes(b"")))
+}
