@@ -94,7 +94,7 @@ for n in $sizes; do
     *" hash "*)
       files=$(sh -c "$floor" | wc -l)
       phases=$("$kiln" --cwd "$k" -vv run build --dry-run=json 2>&1 >/dev/null |
-        grep -E '^ *(INFO|DEBUG)?.*(hash|discover|input files digested)' | tail -n 5 || true)
+        grep -E 'discovered elapsed|planned elapsed|listed the workspace|input files digested|hashed elapsed' || true)
       printf 'files: %s\n%s\n' "$files" "$phases" > "$results/hash-phase-$n.txt" ;;
   esac
 

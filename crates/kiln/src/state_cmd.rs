@@ -89,7 +89,7 @@ fn show_all(state: &BuildState, json_output: bool) -> Result<i32, Exit> {
                 "{:width$}  {:16}  {:>8}  {:>9}  {}",
                 s.task.to_string(),
                 &run.key.to_hex()[..16],
-                ago(run.finished_unix_ms),
+                crate::console::fmt_ago(run.finished_unix_ms),
                 format!("{}ms", run.duration_ms),
                 if run.cached { "cache" } else { "ran" }
             );
@@ -125,7 +125,7 @@ fn show_one(state: &BuildState, id: &TaskId, json_output: bool) -> Result<i32, E
             out,
             "    {}  {} ago, {}ms, {}",
             run.key,
-            ago(run.finished_unix_ms),
+            crate::console::fmt_ago(run.finished_unix_ms),
             run.duration_ms,
             if run.cached { "from the cache" } else { "ran" }
         );
@@ -225,17 +225,4 @@ fn verify(state: &BuildState, repair: bool) -> Result<i32, Exit> {
         problems.len()
     );
     Ok(1)
-}
-
-fn ago(unix_ms: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let secs = now.saturating_sub(unix_ms) / 1000;
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
 }

@@ -101,7 +101,7 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
             let _ = writeln!(
                 out,
                 "  last success: {} ago, key {} ({})",
-                ago(run.finished_unix_ms),
+                crate::console::fmt_ago(run.finished_unix_ms),
                 short(&run.key.to_hex()),
                 if run.cached { "from the cache" } else { "ran" }
             );
@@ -204,17 +204,4 @@ fn leaf(ws: &Workspace, task: &TaskId, reason: &ChangeReason) -> String {
 
 fn short(hex: &str) -> &str {
     &hex[..hex.len().min(16)]
-}
-
-fn ago(unix_ms: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let secs = now.saturating_sub(unix_ms) / 1000;
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        3600..86400 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
 }
