@@ -71,11 +71,7 @@ impl ExternalVersions {
         Self::build(ws, node.map(with_digest), cargo.map(with_digest))
     }
 
-    fn build(
-        ws: &Workspace,
-        node: Option<Source<'_>>,
-        cargo: Option<Source<'_>>,
-    ) -> Self {
+    fn build(ws: &Workspace, node: Option<Source<'_>>, cargo: Option<Source<'_>>) -> Self {
         let node = node.map(|(p, t, d)| Resolver::new(p, t, d));
         let cargo = cargo.map(|(p, t, d)| Resolver::new(p, t, d));
         let by_package = ws
