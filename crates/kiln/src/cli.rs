@@ -31,7 +31,7 @@ pub(crate) enum Command {
     /// Explain whether a task would run and why: what changed since its last successful
     /// run, followed through its dependencies down to the root cause.
     Why {
-        /// The task, as `package#task`.
+        /// The task, as `package#task` (a bare task name inside a package's directory).
         #[arg(value_name = "PKG#TASK")]
         task: String,
         /// Print the explanation as JSON.

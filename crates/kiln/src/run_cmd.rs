@@ -228,7 +228,7 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
 
 /// Where kiln runs, relative to the workspace root (`/`-separated, empty at the root), which
 /// directory filters and package inference are relative to; `None` when it cannot be told.
-fn cwd_in_workspace(cwd: &Path, root: &Path) -> Option<String> {
+pub(crate) fn cwd_in_workspace(cwd: &Path, root: &Path) -> Option<String> {
     let base = cwd.canonicalize().ok()?;
     let root = root.canonicalize().ok()?;
     let rel = base.strip_prefix(&root).ok()?;

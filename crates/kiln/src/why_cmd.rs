@@ -17,7 +17,7 @@ use crate::run_cmd::{error_chain, hash_plan};
 
 pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit> {
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
-    let id = TaskId::parse(task).map_err(|e| Exit::user(e.to_string()))?;
+    let id = task_id(&ws, cwd, task)?;
     if ws.package(&id.package).is_none() {
         return Err(Exit::user(format!(
             "no package named `{}` in the workspace",
@@ -147,6 +147,22 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
 
 /// The explanation as an indented tree; a dependency reached again (a diamond in the graph)
 /// is explained once.
+/// `pkg#task`, or a bare task name inside a package's directory (that package's task).
+fn task_id(ws: &Workspace, cwd: &Path, task: &str) -> Result<TaskId, Exit> {
+    if task.contains('#') {
+        return TaskId::parse(task).map_err(|e| Exit::user(e.to_string()));
+    }
+    let package = crate::run_cmd::cwd_in_workspace(cwd, &ws.root)
+        .and_then(|dir| kiln_graph::Inference::new(&ws.packages, &dir))
+        .and_then(|inference| inference.package);
+    match package {
+        Some(package) => Ok(TaskId::new(package.as_str(), task)),
+        None => Err(Exit::user(format!(
+            "`{task}`: name the task as `package#{task}` (or run `kiln why {task}` inside a package)"
+        ))),
+    }
+}
+
 fn print_tree(
     out: &mut impl Write,
     e: &Explanation,

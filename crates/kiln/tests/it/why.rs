@@ -78,6 +78,20 @@ fn why_follows_a_dependency_down_to_the_changed_file() {
         "{text}"
     );
 
+    // Inside a package, the task name alone is enough.
+    let inside = repo
+        .kiln()
+        .current_dir(repo.path("pkgs/web/src"))
+        .args(["why", "build"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&inside).starts_with("web#build would run"),
+        "{}",
+        stdout(&inside)
+    );
+    assert_eq!(repo.run(&["why", "build"]).status.code(), Some(1));
+
     let json = repo.run_ok(&["why", "web#build", "--json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(value["explanation"]["status"], "changed");
