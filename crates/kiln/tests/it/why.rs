@@ -333,3 +333,33 @@ fn an_unreadable_lockfile_falls_back_to_the_whole_file_with_a_warning() {
         "{err}"
     );
 }
+
+#[test]
+fn why_names_the_global_input_that_changed() {
+    let repo = Repo::npm_workspace();
+    repo.write(
+        "turbo.json",
+        r#"{ "globalDependencies": ["tsconfig.base.json"], "globalEnv": ["REGION"],
+             "tasks": { "build": { "outputs": ["dist/**"] } } }"#,
+    )
+    .write("tsconfig.base.json", "{}")
+    .write(
+        "pkgs/ui/package.json",
+        r#"{ "name": "ui", "scripts": { "build": "mkdir -p dist && echo ui > dist/out" } }"#,
+    )
+    .write(".gitignore", ".kiln/\ndist/\n");
+    repo.commit("fixture");
+    build(&repo, &[], &[("REGION", "eu")]);
+    repo.write("tsconfig.base.json", r#"{ "strict": true }"#);
+    let text = why(&repo, "ui#build", &[("REGION", "eu")]);
+    assert!(text.contains("global input `tsconfig.base.json` changed"), "{text}");
+    let out = repo
+        .kiln()
+        .args(["why", "ui#build"])
+        .env("REGION", "value-never-shown")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("global env var `REGION` changed"), "{text}");
+    assert!(!text.contains("value-never-shown"), "{text}");
+}
