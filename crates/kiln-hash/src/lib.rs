@@ -74,6 +74,7 @@ mod inputs;
 mod key;
 mod listing;
 mod manifest;
+mod output_overlap;
 mod stat_cache;
 mod stat_cache_file;
 mod walk;
@@ -90,5 +91,6 @@ pub use key::{
 };
 pub use listing::RepoListing;
 pub use manifest::{ChangeReason, DependencyKey, InputManifest};
+pub use output_overlap::outputs_overlap;
 pub use stat_cache::{RACY_WINDOW, StatCache};
 pub use walk::ALWAYS_EXCLUDED;

@@ -13,6 +13,18 @@ pub enum RunError {
     #[error("the task graph names package `{0}`, which the workspace does not have")]
     UnknownPackage(String),
 
+    #[error(
+        "`{first}` and `{second}` declare overlapping outputs (`{first_glob}` and `{second_glob}`): \
+         restoring one would overwrite the other's files; narrow the globs or exclude one from \
+         the other with `!`"
+    )]
+    OverlappingOutputs {
+        first: kiln_core::TaskId,
+        second: kiln_core::TaskId,
+        first_glob: String,
+        second_glob: String,
+    },
+
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -24,6 +24,11 @@
 //! cache = true
 //! persistent = false
 //! command = "tsc -b"                       # for packages with no `build` script
+//! cpus = 2                                 # CPU slots it takes in the budget (default 1)
+//! memory = "2GB"                           # memory it needs (GB/MB or GiB/MiB)
+//! timeout = "10m"                          # stopped and failed after this long
+//! priority = 10                            # starts earlier among ready tasks (default 0)
+//! locks = ["postgres"]                     # never at once with another task holding one
 //!
 //! [tasks."@acme/web#build"]                # root only: one package's task
 //! outputs = [".next/**"]
@@ -102,6 +107,11 @@ struct TaskTable {
     cache: Option<bool>,
     persistent: Option<bool>,
     command: Option<String>,
+    cpus: Option<Spanned<i64>>,
+    memory: Option<Spanned<toml::Value>>,
+    timeout: Option<Spanned<toml::Value>>,
+    priority: Option<i64>,
+    locks: Option<Vec<String>>,
 }
 
 /// Where a `kiln.toml` sits, which decides the tables it may have.
@@ -170,8 +180,49 @@ pub(crate) fn parse(file: &Path, text: &str, place: Place) -> Result<KilnToml, C
                 return Err(error(dep.span(), msg, "environment variable"));
             }
         }
+        if let Some(cpus) = &task.cpus
+            && !(0..=4096).contains(cpus.get_ref())
+        {
+            let msg = format!(
+                "`cpus = {}`: expected a number from 0 to 4096",
+                cpus.get_ref()
+            );
+            return Err(error(cpus.span(), msg, "invalid cpus"));
+        }
+        if let Some(memory) = &task.memory
+            && let Err(msg) = size(memory.get_ref())
+        {
+            return Err(error(memory.span(), msg, "invalid size"));
+        }
+        if let Some(timeout) = &task.timeout
+            && let Err(msg) = duration(timeout.get_ref())
+        {
+            return Err(error(timeout.span(), msg, "invalid duration"));
+        }
     }
     Ok(config)
+}
+
+/// `memory = "2GB"` or a number of bytes.
+fn size(value: &toml::Value) -> Result<u64, String> {
+    match value {
+        toml::Value::String(s) => crate::units::parse_size(s),
+        toml::Value::Integer(n) if *n >= 0 => Ok(*n as u64),
+        other => Err(format!(
+            "`{other}` is not a size (try \"512MB\" or \"2GiB\")"
+        )),
+    }
+}
+
+/// `timeout = "10m"` or a number of seconds.
+fn duration(value: &toml::Value) -> Result<std::time::Duration, String> {
+    match value {
+        toml::Value::String(s) => crate::units::parse_duration(s),
+        toml::Value::Integer(n) if *n >= 0 => Ok(std::time::Duration::from_secs(*n as u64)),
+        other => Err(format!(
+            "`{other}` is not a duration (try \"30s\" or \"10m\")"
+        )),
+    }
 }
 
 impl KilnToml {
@@ -195,6 +246,12 @@ impl KilnToml {
                     cache: t.cache,
                     persistent: t.persistent,
                     command: t.command.clone(),
+                    // Checked by `parse`.
+                    cpus: t.cpus.as_ref().map(|c| *c.get_ref() as u32),
+                    memory: t.memory.as_ref().and_then(|m| size(m.get_ref()).ok()),
+                    timeout: t.timeout.as_ref().and_then(|d| duration(d.get_ref()).ok()),
+                    priority: t.priority,
+                    locks: t.locks.clone(),
                 };
                 (name.get_ref().clone(), def)
             })
@@ -284,5 +341,28 @@ cache = false
         );
         let e = error("[tasks.\"x#build\"]\ncache = false\n", Place::Member);
         assert!(e.starts_with("kiln.toml:1:8: `x#build`: a member's"), "{e}");
+    }
+
+    #[test]
+    fn resource_fields_parse_and_bad_values_name_their_line() {
+        let text = "[tasks.build]\ncpus = 2\nmemory = \"1.5GB\"\ntimeout = \"1h30m\"\npriority = -3\nlocks = [\"db\"]\n";
+        let config = parse(Path::new("kiln.toml"), text, Place::Root).unwrap();
+        let build = &config.tasks()["build"];
+        assert_eq!(build.cpus, Some(2));
+        assert_eq!(build.memory, Some(1_500_000_000));
+        assert_eq!(build.timeout, Some(std::time::Duration::from_secs(5400)));
+        assert_eq!(build.priority, Some(-3));
+        assert_eq!(build.locks.as_deref(), Some(&["db".to_string()][..]));
+
+        let bad = error("[tasks.build]\nmemory = \"lots\"\n", Place::Root);
+        assert!(bad.contains("kiln.toml:2:10"), "{bad}");
+        assert!(bad.contains("not a size"), "{bad}");
+        let bad = error("[tasks.build]\n\ntimeout = \"soon\"\n", Place::Root);
+        assert!(
+            bad.contains("kiln.toml:3:11") && bad.contains("not a duration"),
+            "{bad}"
+        );
+        let bad = error("[tasks.build]\ncpus = -1\n", Place::Root);
+        assert!(bad.contains("expected a number from 0"), "{bad}");
     }
 }

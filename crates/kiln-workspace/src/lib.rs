@@ -23,6 +23,7 @@ mod resolve;
 mod root;
 mod turbo_json;
 mod types;
+pub mod units;
 
 #[cfg(test)]
 mod tests;

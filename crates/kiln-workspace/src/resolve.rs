@@ -21,6 +21,11 @@ impl TaskDefinition {
             cache: over.cache.or(self.cache),
             persistent: over.persistent.or(self.persistent),
             command: over.command.clone().or_else(|| self.command.clone()),
+            cpus: over.cpus.or(self.cpus),
+            memory: over.memory.or(self.memory),
+            timeout: over.timeout.or(self.timeout),
+            priority: over.priority.or(self.priority),
+            locks: over.locks.clone().or_else(|| self.locks.clone()),
         }
     }
 }
@@ -74,6 +79,11 @@ impl Workspace {
             cache: def.cache.unwrap_or(true),
             persistent: def.persistent.unwrap_or(false),
             command: script.or(def.command),
+            cpus: def.cpus.unwrap_or(1),
+            memory: def.memory,
+            timeout: def.timeout,
+            priority: def.priority.unwrap_or(0),
+            locks: def.locks.unwrap_or_default(),
         })
     }
 }

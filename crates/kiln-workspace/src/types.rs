@@ -119,6 +119,18 @@ pub struct TaskDefinition {
     pub persistent: Option<bool>,
     /// A command for packages without a matching `package.json` script (kiln.toml only).
     pub command: Option<String>,
+    /// CPU slots the task counts for in the concurrency budget (kiln.toml only).
+    pub cpus: Option<u32>,
+    /// Memory the task is expected to use, in bytes (kiln.toml `memory = "2GB"`).
+    pub memory: Option<u64>,
+    /// The longest the task may run; it is then stopped and fails (kiln.toml
+    /// `timeout = "10m"`).
+    pub timeout: Option<std::time::Duration>,
+    /// Added to the scheduling priority: higher starts earlier among ready tasks.
+    pub priority: Option<i64>,
+    /// Named locks: tasks holding one of the same locks never run at once, in one kiln
+    /// process or several on the same repository.
+    pub locks: Option<Vec<String>>,
 }
 
 /// A task definition with every default applied, for one (package, task).
@@ -135,4 +147,12 @@ pub struct ResolvedTask {
     /// The shell command to run, or `None` when the package has neither script nor command
     /// (the task is then a no-op node that only keeps the order).
     pub command: Option<String>,
+    /// CPU slots it takes in the budget (default 1).
+    pub cpus: u32,
+    /// Expected memory in bytes (`None`: unknown, counts as nothing).
+    pub memory: Option<u64>,
+    pub timeout: Option<std::time::Duration>,
+    /// Priority adjustment (default 0).
+    pub priority: i64,
+    pub locks: Vec<String>,
 }

@@ -209,6 +209,7 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
         .map(|t| TaskName::new(t.as_str()))
         .collect();
     let graph = TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))?;
+    kiln_run::check_outputs(ws, &graph).map_err(|e| Exit::user(error_chain(&e)))?;
     if !args.affected {
         return Ok(graph);
     }

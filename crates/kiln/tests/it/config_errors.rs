@@ -95,3 +95,46 @@ fn no_workspace_root_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!stderr(&out).is_empty());
 }
+
+#[test]
+fn overlapping_outputs_of_two_tasks_are_refused_before_anything_runs() {
+    let repo = npm_repo(
+        r#"{ "tasks": { "build": { "outputs": ["dist/**"] }, "types": { "outputs": ["dist/types/**"] } } }"#,
+    );
+    repo.write(
+        "pkgs/a/package.json",
+        r#"{ "name": "a", "scripts": { "build": "echo a > ran-a", "types": "echo t > ran-t" } }"#,
+    );
+    let out = repo.run(&["run", "build", "types"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    // miette wraps long messages at the terminal width: compare the words.
+    let words: Vec<&str> = err.split_whitespace().filter(|w| *w != "│").collect();
+    let flat = words.join(" ");
+    assert!(
+        flat.contains("`a#build` and `a#types` declare overlapping outputs (`dist/**` and `dist/"),
+        "{err}"
+    );
+    assert!(!repo.path("pkgs/a/ran-a").exists(), "nothing ran");
+    // Excluding the other's directory makes the plan valid.
+    repo.write(
+        "turbo.json",
+        r#"{ "tasks": { "build": { "outputs": ["dist/**", "!dist/types/**"] }, "types": { "outputs": ["dist/types/**"] } } }"#,
+    );
+    repo.run_ok(&["run", "build", "types"]);
+}
+
+#[test]
+fn resource_fields_with_bad_values_are_errors_with_their_line() {
+    let repo = Repo::npm_workspace();
+    repo.write(
+        "kiln.toml",
+        "[tasks.build]\ncommand = \"true\"\nmemory = \"lots\"\n",
+    )
+    .write("pkgs/a/package.json", r#"{ "name": "a" }"#);
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("kiln.toml:3:10"), "{err}");
+    assert!(err.contains("`lots` is not a size"), "{err}");
+}
