@@ -21,6 +21,7 @@ mod error;
 mod group;
 mod output;
 mod registry;
+mod resources;
 mod signals;
 mod spawn;
 
@@ -28,6 +29,10 @@ pub use command::{Invocation, SHELL, SHELL_ONLY, TaskCommand};
 pub use error::ProcessError;
 pub use group::{ExitInfo, StopReason};
 pub use registry::{ProcessRegistry, TerminateSummary};
+pub use resources::{
+    Decision, GovernorConfig, MachineSample, MachineSampler, MemoryGovernor, Monitor, TreeSample,
+    TreeTotals, TreeTracker, sample_groups,
+};
 pub use signals::stop_on_signals;
 pub use spawn::{RunOptions, TaskOutput, run};
 

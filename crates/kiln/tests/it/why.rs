@@ -352,7 +352,10 @@ fn why_names_the_global_input_that_changed() {
     build(&repo, &[], &[("REGION", "eu")]);
     repo.write("tsconfig.base.json", r#"{ "strict": true }"#);
     let text = why(&repo, "ui#build", &[("REGION", "eu")]);
-    assert!(text.contains("global input `tsconfig.base.json` changed"), "{text}");
+    assert!(
+        text.contains("global input `tsconfig.base.json` changed"),
+        "{text}"
+    );
     let out = repo
         .kiln()
         .args(["why", "ui#build"])
