@@ -1,4 +1,4 @@
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -54,11 +54,76 @@ pub struct TaskReport {
     pub reason: Option<String>,
 }
 
+/// The phases of one task's life, as the trace profile shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Waiting for the task's lock or its named locks (another kiln process holds them).
+    Lock,
+    /// Looking the key up in the cache.
+    CacheLookup,
+    /// Restoring outputs and replaying the log.
+    Restore,
+    /// Running the command.
+    Execute,
+    /// Packing outputs and storing the artifact.
+    Store,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Lock => "lock",
+            Phase::CacheLookup => "cache lookup",
+            Phase::Restore => "restore",
+            Phase::Execute => "execute",
+            Phase::Store => "store",
+        }
+    }
+}
+
+/// One sample of the machine and of the run's budget.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceSample {
+    pub at: Instant,
+    /// 0..=1 over the interval since the previous sample.
+    pub cpu_busy: f64,
+    pub memory_total: u64,
+    pub memory_available: u64,
+    /// Resident memory of every running task's processes.
+    pub tasks_rss: u64,
+    /// Tasks running now (persistent ones included).
+    pub running: usize,
+    /// How many CPU slots the budget allows now.
+    pub budget_slots: usize,
+}
+
 /// What the engine tells its subscribers. Subscribers only read events; none reaches back.
 #[derive(Clone, Debug)]
 pub enum Event {
-    /// A task is about to be looked up in the cache or executed.
-    TaskStarted { id: TaskId, key: String },
+    /// A task is about to be looked up in the cache or executed, on worker `worker` (a small
+    /// stable number per scheduler thread: the trace profile's track).
+    TaskStarted {
+        id: TaskId,
+        key: String,
+        worker: usize,
+        at: Instant,
+    },
+    /// One phase of a task's life, once it ended.
+    Phase {
+        id: TaskId,
+        phase: Phase,
+        started: Instant,
+        ended: Instant,
+    },
+    /// A run-wide stage (discover, plan, hash) ended.
+    Stage {
+        name: &'static str,
+        started: Instant,
+        ended: Instant,
+    },
+    /// What the resource monitor saw, about every 200 ms while tasks run.
+    Resources(ResourceSample),
     /// The task's key was found in the cache; its outputs are being restored and its log
     /// replayed.
     CacheHit {

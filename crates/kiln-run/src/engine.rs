@@ -44,7 +44,7 @@ pub fn execute(
         (0..graph.len()).map(|_| Mutex::new(None)).collect();
     let states = kiln_scheduler::run(&dag, &walk, cancel, |i| {
         let node = &graph.nodes()[i];
-        let report = run_task(ctx, node, &hashed[i]);
+        let report = run_task(ctx, node, &hashed[i], 0);
         let ok = report.outcome == TaskOutcome::Succeeded;
         *reports[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         if ok {

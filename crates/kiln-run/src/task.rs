@@ -10,7 +10,7 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
-use kiln_core::{CacheSource, CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
+use kiln_core::{CacheSource, CacheStatus, Event, Phase, TaskId, TaskOutcome, TaskReport};
 use kiln_graph::TaskNode;
 use kiln_hash::{GlobalInputs, StatCache, TaskKey};
 use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
@@ -19,7 +19,7 @@ use kiln_workspace::Workspace;
 
 use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
 use crate::script_env::{script_env, task_steps};
-use crate::task_lock::lock_task;
+use crate::task_lock::{lock_named, lock_task};
 use crate::{HashedTask, current_input_files};
 
 /// Read and write switches for the cache.
@@ -62,6 +62,16 @@ impl TaskContext<'_> {
         let _ = self.events.send(event);
     }
 
+    /// Tells subscribers that `phase` of task `id` ran from `started` until now.
+    fn phase(&self, id: &TaskId, phase: Phase, started: Instant) {
+        self.emit(Event::Phase {
+            id: id.clone(),
+            phase,
+            started,
+            ended: Instant::now(),
+        });
+    }
+
     fn warn(&self, id: &TaskId, message: String) {
         self.emit(Event::TaskWarning {
             id: id.clone(),
@@ -70,15 +80,22 @@ impl TaskContext<'_> {
     }
 }
 
-/// Runs one task (or restores it) and reports how it ended; also sent as
-/// [`Event::TaskFinished`].
-pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> TaskReport {
+/// Runs one task (or restores it) on scheduler worker `worker` and reports how it ended;
+/// also sent as [`Event::TaskFinished`].
+pub fn run_task(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+    worker: usize,
+) -> TaskReport {
     let started = Instant::now();
     let id = &node.id;
     let key = hashed.key.to_hex();
     ctx.emit(Event::TaskStarted {
         id: id.clone(),
         key: key.clone(),
+        worker,
+        at: started,
     });
     let cacheable = node.task.cache && !node.task.persistent && !node.is_noop();
     let mut report = TaskReport {
@@ -110,10 +127,12 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
         && ctx.cache.read
         && let Some(saved) = restore(ctx, node, hashed, &key, Lookup::InPlaceOnly)
     {
+        ctx.phase(id, Phase::Restore, started);
         report.cache = CacheStatus::Hit(CacheSource::Local);
         report.saved = saved;
         return finish(ctx, report, started);
     }
+    let locking = Instant::now();
     // Long-running tasks are never cached, and a dev server must not keep another kiln
     // waiting forever.
     let _lock = if node.task.persistent {
@@ -145,10 +164,25 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
             }
         }
     };
-    if cacheable
-        && ctx.cache.read
-        && let Some(saved) = restore(ctx, node, hashed, &key, Lookup::Full)
-    {
+    if locking.elapsed() >= Duration::from_millis(1) {
+        ctx.phase(id, Phase::Lock, locking);
+    }
+    let lookup = Instant::now();
+    let hit = if cacheable && ctx.cache.read {
+        restore(ctx, node, hashed, &key, Lookup::Full)
+    } else {
+        None
+    };
+    ctx.phase(
+        id,
+        if hit.is_some() {
+            Phase::Restore
+        } else {
+            Phase::CacheLookup
+        },
+        lookup,
+    );
+    if let Some(saved) = hit {
         report.cache = CacheStatus::Hit(CacheSource::Local);
         report.saved = saved;
         record_success(ctx, node, hashed, saved, true);
@@ -162,13 +196,52 @@ pub fn run_task(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> 
         key: key.clone(),
         reason,
     });
+    // Tasks sharing a named lock (a database, a port) never run at once, in this process
+    // (the scheduler) or any other kiln on the repository (these file locks).
+    let named_wait = Instant::now();
+    let _named = if node.task.locks.is_empty() {
+        None
+    } else {
+        let taken = lock_named(
+            &ctx.workspace.root,
+            &node.task.locks,
+            || ctx.registry.is_terminating(),
+            |name| {
+                ctx.warn(
+                    id,
+                    format!("waiting for lock `{name}`, held by another kiln process"),
+                )
+            },
+        );
+        match taken {
+            Ok(Some(locks)) => Some(locks),
+            Ok(None) => {
+                report.outcome = TaskOutcome::Cancelled;
+                return finish(ctx, report, started);
+            }
+            Err(e) => {
+                ctx.warn(
+                    id,
+                    format!("could not take its named locks ({e}); running anyway"),
+                );
+                None
+            }
+        }
+    };
+    if !node.task.locks.is_empty() {
+        ctx.phase(id, Phase::Lock, named_wait);
+    }
     // Whatever was on disk is about to change.
     ctx.outputs.remove(id);
+    let executing = Instant::now();
     let (outcome, log) = execute(ctx, node, hashed);
+    ctx.phase(id, Phase::Execute, executing);
     report.outcome = outcome;
     if report.outcome == TaskOutcome::Succeeded {
         if cacheable && ctx.cache.write {
+            let storing = Instant::now();
             store(ctx, node, hashed, &key, &log, started.elapsed());
+            ctx.phase(id, Phase::Store, storing);
         }
         if !node.task.persistent {
             record_success(ctx, node, hashed, started.elapsed(), false);
@@ -358,11 +431,23 @@ fn execute(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> (Task
                 replayed: false,
             });
         };
-        match kiln_process::run(&cmd, &RunOptions::default(), ctx.registry, on_line) {
+        let opts = RunOptions {
+            timeout: node.task.timeout,
+        };
+        match kiln_process::run(&cmd, &opts, ctx.registry, on_line) {
             Ok(out) => {
                 log.extend_from_slice(&out.output);
                 if ctx.registry.is_terminating() {
                     return (TaskOutcome::Cancelled, log);
+                }
+                if out.exit.stopped_by == Some(kiln_process::StopReason::TimedOut) {
+                    ctx.warn(
+                        &node.id,
+                        format!(
+                            "timed out after {:?} (`timeout` in its definition); stopped",
+                            node.task.timeout.unwrap_or_default()
+                        ),
+                    );
                 }
                 if !out.exit.success() {
                     return (

@@ -7,6 +7,12 @@
 //! `.kiln/locks/<digest of the task id>.lock`. The second process waits, then finds the
 //! first one's result in the cache. The OS drops the lock when its holder dies, so a killed
 //! kiln never leaves a task locked.
+//!
+//! Named locks (`locks = ["postgres"]`) work the same way on `.kiln/locks/named-…`: a task
+//! takes all of its named locks, in name order (so two tasks can never wait for each other),
+//! just before its command runs, and holds them until it ends. The scheduler already keeps
+//! two holders apart within one run; the file lock extends that to every kiln process on the
+//! repository.
 
 use std::fs::{File, TryLockError};
 use std::path::Path;
@@ -31,10 +37,53 @@ pub(crate) fn lock_task(
     stop: impl Fn() -> bool,
     on_wait: impl FnOnce(),
 ) -> std::io::Result<Option<TaskLock>> {
+    let name = blake3::hash(id.to_string().as_bytes()).to_hex();
+    lock_file(root, &format!("{}.lock", &name[..32]), stop, on_wait)
+}
+
+/// Takes every named lock in `names` (in name order), calling `on_wait(name)` once for each
+/// one another process holds. `Ok(None)` when `stop()` turns true while waiting.
+pub(crate) fn lock_named(
+    root: &Path,
+    names: &[String],
+    stop: impl Fn() -> bool,
+    on_wait: impl Fn(&str),
+) -> std::io::Result<Option<Vec<TaskLock>>> {
+    let mut sorted: Vec<&String> = names.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    let mut held = Vec::with_capacity(sorted.len());
+    for name in sorted {
+        let readable: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let digest = blake3::hash(name.as_bytes()).to_hex();
+        let file = format!("named-{readable}-{}.lock", &digest[..12]);
+        match lock_file(root, &file, &stop, || on_wait(name))? {
+            Some(lock) => held.push(lock),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(held))
+}
+
+fn lock_file(
+    root: &Path,
+    file_name: &str,
+    stop: impl Fn() -> bool,
+    on_wait: impl FnOnce(),
+) -> std::io::Result<Option<TaskLock>> {
     let dir = root.join(".kiln").join("locks");
     fs_err::create_dir_all(&dir)?;
-    let name = blake3::hash(id.to_string().as_bytes()).to_hex();
-    let path = dir.join(format!("{}.lock", &name[..32]));
+    let path = dir.join(file_name);
     let file = fs_err::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -79,6 +128,30 @@ mod tests {
         drop(first);
         let third = lock_task(dir.path(), &id, || false, || panic!("released")).unwrap();
         assert!(third.is_some());
+    }
+
+    #[test]
+    fn named_locks_are_shared_by_name_and_taken_all_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let db = lock_named(dir.path(), &names(&["db"]), || false, |_| panic!()).unwrap();
+        assert_eq!(db.as_ref().map(Vec::len), Some(1));
+        let waited_for = std::cell::RefCell::new(Vec::new());
+        let both = lock_named(
+            dir.path(),
+            &names(&["cache", "db"]),
+            || true,
+            |n| waited_for.borrow_mut().push(n.to_string()),
+        )
+        .unwrap();
+        assert!(both.is_none(), "db is held: stopped while waiting");
+        assert_eq!(*waited_for.borrow(), ["db"]);
+        // `cache` was released when the attempt gave up.
+        let cache = lock_named(dir.path(), &names(&["cache"]), || false, |_| panic!()).unwrap();
+        assert!(cache.is_some());
+        drop(db);
+        let again = lock_named(dir.path(), &names(&["db", "db"]), || false, |_| panic!()).unwrap();
+        assert_eq!(again.map(|v| v.len()), Some(1));
     }
 
     #[test]

@@ -122,10 +122,33 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) range: RangeArgs,
 
+    /// How task output is printed: `stream` (lines as they come, prefixed), `grouped` (each
+    /// task's output as one block when it ends), `auto` (grouped on GitHub Actions, with
+    /// collapsible groups; stream elsewhere).
+    #[arg(long, value_enum, default_value = "auto", value_name = "ORDER")]
+    pub(crate) log_order: LogOrder,
+
+    /// Write a Chrome trace of the run (open it in Perfetto or chrome://tracing): a track
+    /// per worker, a span per task and its phases, CPU/memory/budget counters.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<PathBuf>,
+
+    /// The most memory tasks may use together (`8GB`, `512MiB`); the budget never lets
+    /// more start. Default: what the machine has available.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) memory_limit: Option<String>,
+
     /// Carry on after a failed or interrupted run: tasks that succeeded in it (with the
     /// same inputs) are not run again, even those with `cache: false`.
     #[arg(long)]
     pub(crate) resume: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogOrder {
+    Auto,
+    Stream,
+    Grouped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -84,7 +84,10 @@ impl Printer {
 
     fn handle(&mut self, out: &mut impl Write, event: Event) {
         match event {
-            Event::TaskStarted { .. } => {}
+            Event::TaskStarted { .. }
+            | Event::Phase { .. }
+            | Event::Stage { .. }
+            | Event::Resources(_) => {}
             Event::CacheHit { id, key, source } => {
                 let source = match source {
                     kiln_core::CacheSource::Local => "local",

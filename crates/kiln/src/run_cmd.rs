@@ -33,14 +33,22 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> {
     let started = Instant::now();
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
+    let discovered = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), packages = ws.packages.len(), "discovered");
     let graph = plan(&ws, cwd, args)?;
+    let planned = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), tasks = graph.len(), "planned");
 
     let state_dir = ws.root.join(".kiln").join("state");
     let (plan, stat_cache) = hash_plan(&ws, &graph)?;
     let hashed = &plan.tasks;
+    let hashed_at = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), "hashed");
+    let stages = [
+        ("discover", started, discovered),
+        ("plan", discovered, planned),
+        ("hash", planned, hashed_at),
+    ];
 
     let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
         .map_err(|e| Exit::user(error_chain(&e)))?;
@@ -84,6 +92,13 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
 
     let (tx, rx) = std::sync::mpsc::channel();
     let console = Console::spawn(rx, verbose, !args.hide_cached_logs);
+    for (name, started, ended) in stages {
+        let _ = tx.send(kiln_core::Event::Stage {
+            name,
+            started,
+            ended,
+        });
+    }
     let task_env: Vec<_> = std::env::vars_os().collect();
     let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
     let ctx = TaskContext {
@@ -328,6 +343,9 @@ mod tests {
             no_cache: false,
             hide_cached_logs: false,
             resume: false,
+            log_order: crate::cli::LogOrder::Auto,
+            profile: None,
+            memory_limit: None,
             affected: false,
             range: Default::default(),
         }
