@@ -11,6 +11,7 @@ mod golden_keys;
 mod inputs;
 mod interrupt;
 mod outputs;
+mod randomized;
 mod resume;
 mod scripts;
 mod support;
