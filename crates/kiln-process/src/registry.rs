@@ -71,6 +71,11 @@ impl ProcessRegistry {
         self.lock().groups.len()
     }
 
+    /// The process group ids running now (for the resource monitor).
+    pub fn pgids(&self) -> Vec<i32> {
+        self.lock().groups.keys().copied().collect()
+    }
+
     /// True when no process group is running.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

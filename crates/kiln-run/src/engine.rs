@@ -1,11 +1,13 @@
 //! The *schedule* and *execute-or-restore* stages for a whole run: maps the task graph
 //! onto the generic walker of `kiln-scheduler` and runs each node through [`run_task`].
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use kiln_core::{CacheStatus, Event, TaskOutcome, TaskReport};
-use kiln_graph::{TaskGraph, priorities};
-use kiln_scheduler::{CancelToken, Dag, NodeResult, NodeState, WalkOptions};
+use kiln_core::{CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
+use kiln_graph::{TaskGraph, TaskNode, priorities};
+use kiln_scheduler::{Budget, CancelToken, Dag, NodeResult, NodeSpec, NodeState, WalkOptions};
 
 use crate::task::{TaskContext, run_task};
 use crate::{HashedTask, RunError};
@@ -13,8 +15,13 @@ use crate::{HashedTask, RunError};
 /// How the walk behaves.
 #[derive(Clone, Debug)]
 pub struct ExecuteOptions {
-    pub concurrency: usize,
+    /// How many CPU slots (and how much memory) tasks may take at once: a live handle the
+    /// resource monitor lowers under memory pressure and raises back.
+    pub budget: Budget,
     pub continue_on_failure: bool,
+    /// How long each task took when it last ran (from the build state), to put the
+    /// critical path first.
+    pub durations: HashMap<TaskId, Duration>,
 }
 
 /// Runs every task of `graph` (keys in `hashed`, indexed like it) and returns one report per
@@ -28,23 +35,18 @@ pub fn execute(
     opts: &ExecuteOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<TaskReport>, RunError> {
-    // No-op tasks take no time; every other task counts one until history gives durations.
-    let weight = |id: &kiln_core::TaskId| {
-        graph
-            .node(id)
-            .map_or(0, |n| if n.is_noop() { 0 } else { 1 })
-    };
-    let dag = Dag::new(graph.deps().to_vec(), priorities(graph, weight))
+    let specs = node_specs(graph, &opts.durations);
+    let dag = Dag::with_specs(graph.deps().to_vec(), specs)
         .map_err(|e| RunError::Internal(e.to_string()))?;
     let walk = WalkOptions {
-        concurrency: kiln_scheduler::Budget::new(opts.concurrency.max(1)),
+        concurrency: opts.budget.clone(),
         continue_on_failure: opts.continue_on_failure,
     };
     let reports: Vec<Mutex<Option<TaskReport>>> =
         (0..graph.len()).map(|_| Mutex::new(None)).collect();
-    let states = kiln_scheduler::run(&dag, &walk, cancel, |i| {
+    let states = kiln_scheduler::run_with(&dag, &walk, cancel, |i, worker| {
         let node = &graph.nodes()[i];
-        let report = run_task(ctx, node, &hashed[i], 0);
+        let report = run_task(ctx, node, &hashed[i], worker);
         let ok = report.outcome == TaskOutcome::Succeeded;
         *reports[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         if ok {
@@ -75,6 +77,55 @@ pub fn execute(
     Ok(out)
 }
 
+/// What the scheduler needs of each task: its priority (the longest remaining path,
+/// weighted by how long each task took last time, then raised or lowered by its
+/// `priority`), its weights, its named locks, whether it is persistent.
+fn node_specs(graph: &TaskGraph, durations: &HashMap<TaskId, Duration>) -> Vec<NodeSpec> {
+    // A task never seen before weighs what a typical task of this repository weighs (the
+    // median of the known ones), or 1 ms when nothing is known, so depth still counts.
+    let mut known: Vec<u64> = durations.values().map(|d| d.as_millis() as u64).collect();
+    known.sort_unstable();
+    let typical = known.get(known.len() / 2).copied().unwrap_or(1).max(1);
+    let weight = |id: &TaskId| match graph.node(id) {
+        Some(node) if node.is_noop() || node.task.persistent => 0,
+        _ => durations
+            .get(id)
+            .map_or(typical, |d| (d.as_millis() as u64).max(1)),
+    };
+    let paths = priorities(graph, weight);
+    let mut lock_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for node in graph.nodes() {
+        for name in &node.task.locks {
+            let next = lock_ids.len();
+            lock_ids.entry(name.as_str()).or_insert(next);
+        }
+    }
+    graph
+        .nodes()
+        .iter()
+        .zip(paths)
+        .map(|(node, path): (&TaskNode, u64)| NodeSpec {
+            priority: priority(node.task.priority, path),
+            cpus: if node.is_noop() { 0 } else { node.task.cpus },
+            memory: node.task.memory.unwrap_or(0),
+            locks: node
+                .task
+                .locks
+                .iter()
+                .map(|l| lock_ids[l.as_str()])
+                .collect(),
+            persistent: node.task.persistent,
+        })
+        .collect()
+}
+
+/// A task's `priority` setting orders first (higher before lower), the critical path
+/// within one setting.
+fn priority(setting: i64, path_ms: u64) -> u64 {
+    let tier = (setting.clamp(-32_768, 32_767) + 32_768) as u64;
+    (tier << 47) | path_ms.min((1 << 47) - 1)
+}
+
 fn not_started(
     graph: &TaskGraph,
     hashed: &[HashedTask],
@@ -93,4 +144,17 @@ fn not_started(
     };
     let _ = ctx.events.send(Event::TaskFinished(report.clone()));
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::priority;
+
+    #[test]
+    fn the_priority_setting_orders_before_the_critical_path() {
+        assert!(priority(1, 0) > priority(0, u64::MAX));
+        assert!(priority(0, 10) > priority(0, 9));
+        assert!(priority(-1, 1_000_000) < priority(0, 0));
+        assert!(priority(i64::MAX, 5) > priority(32_000, 5));
+    }
 }

@@ -1,12 +1,12 @@
-//! The live controls a caller holds while a walk runs: the concurrency [`Budget`] and the
-//! [`CancelToken`].
+//! The live controls a caller holds while a walk runs: the resource [`Budget`] (CPU slots and
+//! memory) and the [`CancelToken`].
 //!
-//! Both are cheap cloneable handles (an `Arc` around an atomic). Changing one must wake the
+//! Both are cheap cloneable handles (an `Arc` around atomics). Changing one must wake the
 //! walk's idle workers, or a raised budget or a cancel would only be noticed at the next
 //! completion. So each handle keeps a list of subscribed walks; a walk subscribes when it
 //! starts, and its entry dies with it (a `Weak`), so a handle can outlive any number of walks.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Something to poke when a control changes: a running walk.
@@ -38,45 +38,81 @@ impl Subscribers {
     }
 }
 
-/// How many nodes may run at once. Clones share one value, so the caller (or a
-/// memory-pressure monitor) can raise or lower it while a walk runs: raising starts waiting
-/// nodes at once; lowering never stops running work, it only holds back new starts until
-/// the running count falls below the new limit.
+/// What running nodes may hold at once: CPU `slots` (what `--concurrency` sets) and
+/// optionally bytes of `memory`. Clones share one value, so the caller (or a memory-pressure
+/// monitor) can raise or lower either while a walk runs: raising starts waiting nodes at
+/// once; lowering never stops running work, it only holds back new starts until enough of
+/// the running work has finished.
 ///
-/// A limit of 0 is treated as 1, so a walk always makes progress.
+/// A node larger than a whole dimension (say 8 cpus with 2 slots, or 0 slots) still runs,
+/// but only once nothing else holds that dimension, so a walk always makes progress.
 #[derive(Clone)]
 pub struct Budget(Arc<BudgetInner>);
 
+/// Stored for "no memory limit": a limit of `u64::MAX` bytes means the same thing.
+const UNLIMITED: u64 = u64::MAX;
+
 struct BudgetInner {
-    limit: AtomicUsize,
+    slots: AtomicUsize,
+    memory: AtomicU64,
     subscribers: Subscribers,
 }
 
 impl Budget {
-    /// A budget allowing `limit` nodes at once.
-    pub fn new(limit: usize) -> Self {
+    /// A budget of `slots` CPU slots and no memory limit.
+    pub fn new(slots: usize) -> Self {
+        Self::with_memory(slots, None)
+    }
+
+    /// A budget of `slots` CPU slots and `memory` bytes (`None`: no memory limit).
+    pub fn with_memory(slots: usize, memory: Option<u64>) -> Self {
         Budget(Arc::new(BudgetInner {
-            limit: AtomicUsize::new(limit),
+            slots: AtomicUsize::new(slots),
+            memory: AtomicU64::new(memory.unwrap_or(UNLIMITED)),
             subscribers: Subscribers::default(),
         }))
     }
 
-    /// The current limit as set (may be 0; the walker uses at least 1).
-    pub fn get(&self) -> usize {
-        self.0.limit.load(Ordering::Acquire)
+    /// The CPU slots as set (may be 0: then nodes needing a CPU run one at a time).
+    pub fn slots(&self) -> usize {
+        self.0.slots.load(Ordering::Acquire)
     }
 
-    /// Changes the limit for every walk using this budget, now.
-    pub fn set(&self, limit: usize) {
-        let old = self.0.limit.swap(limit, Ordering::AcqRel);
-        if old != limit {
-            tracing::debug!(old, new = limit, "concurrency budget changed");
+    /// Changes the CPU slots for every walk using this budget, now.
+    pub fn set_slots(&self, slots: usize) {
+        let old = self.0.slots.swap(slots, Ordering::AcqRel);
+        if old != slots {
+            tracing::debug!(old, new = slots, "cpu slots changed");
             self.0.subscribers.wake_all();
         }
     }
 
-    pub(crate) fn effective(&self) -> usize {
-        self.get().max(1)
+    /// The memory limit in bytes, `None` when unlimited.
+    pub fn memory(&self) -> Option<u64> {
+        match self.0.memory.load(Ordering::Acquire) {
+            UNLIMITED => None,
+            bytes => Some(bytes),
+        }
+    }
+
+    /// Changes the memory limit (`None`: unlimited) for every walk using this budget, now.
+    pub fn set_memory(&self, memory: Option<u64>) {
+        let new = memory.unwrap_or(UNLIMITED);
+        let old = self.0.memory.swap(new, Ordering::AcqRel);
+        if old != new {
+            tracing::debug!(?memory, "memory budget changed");
+            self.0.subscribers.wake_all();
+        }
+    }
+
+    /// Alias of [`Budget::slots`], for callers that only think in concurrency.
+    pub fn get(&self) -> usize {
+        self.slots()
+    }
+
+    /// Alias of [`Budget::set_slots`].
+    pub fn set(&self, slots: usize) {
+        self.set_slots(slots);
     }
 
     pub(crate) fn subscribe(&self, walk: Weak<dyn Wake>) {
@@ -86,7 +122,10 @@ impl Budget {
 
 impl std::fmt::Debug for Budget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Budget").field(&self.get()).finish()
+        f.debug_struct("Budget")
+            .field("slots", &self.slots())
+            .field("memory", &self.memory())
+            .finish()
     }
 }
 

@@ -1,33 +1,43 @@
 //! The walk: run every node of a [`Dag`] once its dependencies succeeded, most urgent first,
-//! never more at once than the [`Budget`] allows.
+//! never holding more than the [`Budget`] allows, never two holders of one lock at once.
 //!
 //! # Design
 //!
 //! There is no coordinator thread and no message queue. All bookkeeping lives in one
-//! `State` behind one mutex: the ready heap, each node's count of unfinished dependencies,
-//! how many nodes run, and how many workers sit idle. Workers are plain loops:
+//! `State` behind one mutex: the ready nodes (see `ready` for which one starts next: budget
+//! fit, locks, the starvation policy), each node's count of unfinished dependencies, how many
+//! nodes run, and how many workers sit idle. Workers are plain loops:
 //!
 //! ```text
-//! lock ─▶ pick the best ready node (if the budget allows) ─▶ unlock ─▶ work(node)
-//!   ▲                                                                     │
-//!   └──── wake idle workers for new ready nodes ◀── record result ◀── lock
+//! lock ─▶ pick the best node that may start now ─▶ unlock ─▶ work(node, worker)
+//!   ▲                                                               │
+//!   └──── give back budget and locks, mark dependents ready ◀── lock
 //! ```
 //!
 //! Compared with cargo's job queue (workers send messages to one coordinator that owns the
 //! state) this costs one lock round-trip per node instead of two channel hops and two context
 //! switches, which is what lets 4,000 trivial nodes walk in a few milliseconds. The critical
-//! section is tiny (a heap pop, a few counter updates), so contention stays low at the
-//! worker counts a machine can usefully run.
+//! section is small (a few ordered-set operations and counter updates), so contention stays
+//! low at the worker counts a machine can usefully run.
 //!
-//! **Threads.** The calling thread is the first worker. Threads are added lazily: whenever a
-//! worker picks a node and no other worker is idle, it spawns one spare (never more than `n`
-//! in total). So there is always an idle worker ready to react when the budget is raised from
-//! outside, and a walk never has more than `max running + 1` threads. All threads live in a
-//! `std::thread::scope`, so `work` may borrow from the caller.
+//! **Threads.** The calling thread is worker 0. Threads are added lazily: whenever a worker
+//! picks a node and no other worker is idle, it spawns one spare with the next index (never
+//! more than `n` in total). So there is always an idle worker ready to react when the budget
+//! is raised from outside, and a walk never has more than `max running + 1` threads. A worker
+//! runs one node at a time, so nodes running together always have different worker indices,
+//! all below the number of threads: stable small integers, one per trace track. All threads
+//! live in a `std::thread::scope`, so `work` may borrow from the caller.
+//!
+//! **Wakes.** A worker that finishes a node picks the next one itself. Whoever starts a node
+//! while more might start (a finish can free several slots, or a lock with many waiters)
+//! wakes one idle worker, which does the same: a chain that stops at the first worker that
+//! finds nothing, and nothing is what anyone would find in that state.
 //!
 //! **Budget and cancel.** Both are read under the state lock at every pick. Changing them
-//! wakes the walk through a subscription (see `control`), so a raise starts work at once and
-//! a cancel lets idle workers leave at once. Lowering the budget never touches running work.
+//! wakes every idle worker through a subscription (see `control`), so a raise starts work at
+//! once and a cancel lets idle workers leave at once. Lowering the budget never touches
+//! running work. Persistent nodes hold no budget, so a walk never waits for a dev server to
+//! exit before starting other work; it does wait for it to return before it ends.
 //!
 //! **Failure.** Fail-fast (the default) stops new starts after the first failure; running
 //! nodes finish and are recorded; everything unstarted is [`NodeState::NotRun`]. With
@@ -41,23 +51,23 @@
 //! leave other workers waiting forever.
 //!
 //! **Termination.** A worker leaves when nothing can start any more: the walk is stopped
-//! (failure or cancel), or no node is ready and none is running. The last one out wakes the
-//! others. No node that is never started can keep the walk alive, which is also why a
-//! dependency on a failed node needs no special wake-up.
+//! (failure or cancel), or no node is waiting and none is running. A node parked on a lock
+//! always has a running lock holder, and a node too big for the budget always fits once
+//! nothing runs, so neither can keep the walk alive. The last one out wakes the others.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::Scope;
 
 use crate::control::{Budget, CancelToken, Wake};
 use crate::dag::Dag;
+use crate::ready::{Limits, Ready};
 
 /// How a walk behaves.
 #[derive(Debug, Clone)]
 pub struct WalkOptions {
-    /// How many nodes may run at once; a live handle the caller may change mid-walk.
+    /// What running nodes may hold at once (CPU slots, memory); a live handle the caller may
+    /// change mid-walk. Named for its first dimension, the `--concurrency` slots.
     pub concurrency: Budget,
     /// On failure, keep running everything that does not depend on the failed node (instead
     /// of stopping new starts).
@@ -65,7 +75,7 @@ pub struct WalkOptions {
 }
 
 impl WalkOptions {
-    /// Fail-fast walk with a fixed starting budget of `concurrency`.
+    /// Fail-fast walk with a starting budget of `concurrency` CPU slots and no memory limit.
     pub fn new(concurrency: usize) -> Self {
         WalkOptions {
             concurrency: Budget::new(concurrency),
@@ -95,13 +105,23 @@ pub enum NodeState {
     NotRun,
 }
 
-/// Walks `dag`, calling `work(node)` for each node once all its dependencies succeeded,
-/// on up to `opts.concurrency` threads at once, highest priority first (ties: lower index).
-/// Returns the state of every node, indexed like the graph. See the module doc for the
-/// failure, cancel and panic policies.
+/// Walks `dag`, calling `work(node)` for each node once all its dependencies succeeded, most
+/// urgent ready node first (higher priority, ties: lower index) among those the budget and
+/// locks allow. Returns the state of every node, indexed like the graph. See the module doc
+/// for the failure, cancel and panic policies.
 pub fn run<F>(dag: &Dag, opts: &WalkOptions, cancel: &CancelToken, work: F) -> Vec<NodeState>
 where
     F: Fn(usize) -> NodeResult + Sync,
+{
+    run_with(dag, opts, cancel, |node, _worker| work(node))
+}
+
+/// Like [`run`], but calls `work(node, worker)`, where `worker` is the index of the thread
+/// running the node: `0..threads`, stable for the walk, and different for any two nodes
+/// running at the same time (one trace track per worker).
+pub fn run_with<F>(dag: &Dag, opts: &WalkOptions, cancel: &CancelToken, work: F) -> Vec<NodeState>
+where
+    F: Fn(usize, usize) -> NodeResult + Sync,
 {
     let n = dag.len();
     if n == 0 {
@@ -122,7 +142,7 @@ where
         work: &work,
         shared: &shared,
     };
-    std::thread::scope(|scope| walk.worker(scope));
+    std::thread::scope(|scope| walk.worker(scope, 0));
 
     let state = shared.lock();
     tracing::debug!(nodes = n, threads = state.threads, "walk finished");
@@ -166,8 +186,8 @@ enum Slot {
 }
 
 struct State {
-    /// (priority, lower index first) of nodes whose dependencies all succeeded.
-    ready: BinaryHeap<(u64, Reverse<usize>)>,
+    /// Nodes whose dependencies all succeeded and that have not started.
+    ready: Ready,
     /// Per node, how many dependencies have not yet succeeded.
     unmet: Vec<usize>,
     slots: Vec<Slot>,
@@ -182,10 +202,10 @@ impl State {
     fn new(dag: &Dag) -> Self {
         let n = dag.len();
         let unmet: Vec<usize> = (0..n).map(|i| dag.deps(i).len()).collect();
-        let ready = (0..n)
-            .filter(|&i| unmet[i] == 0)
-            .map(|i| (dag.priority(i), Reverse(i)))
-            .collect();
+        let mut ready = Ready::new(dag);
+        for node in (0..n).filter(|&i| unmet[i] == 0) {
+            ready.push(dag, node);
+        }
         State {
             ready,
             unmet,
@@ -208,10 +228,22 @@ struct Walk<'a, F> {
 
 impl<'a, F> Walk<'a, F>
 where
-    F: Fn(usize) -> NodeResult + Sync,
+    F: Fn(usize, usize) -> NodeResult + Sync,
 {
-    fn worker<'s>(&'s self, scope: &'s Scope<'s, '_>) {
+    fn limits(&self) -> Limits {
+        let budget = &self.opts.concurrency;
+        Limits {
+            slots: budget.slots() as u64,
+            memory: budget.memory(),
+        }
+    }
+
+    fn worker<'s>(&'s self, scope: &'s Scope<'s, '_>, index: usize) {
         let mut state = self.shared.lock();
+        if index > 0 {
+            // A spare is counted idle from its spawn until here (see below).
+            state.idle -= 1;
+        }
         loop {
             let picked;
             (state, picked) = self.pick(state);
@@ -222,19 +254,26 @@ where
             };
             state.slots[node] = Slot::Running;
             state.running += 1;
-            let spawn_spare = state.idle == 0 && state.threads < self.dag.len();
-            if spawn_spare {
-                state.threads += 1;
+            if state.idle > 0 && state.ready.may_start(self.limits()) {
+                self.shared.idle_workers.notify_one();
             }
+            // A spare counts as idle until it first takes the lock: it will pick on its own,
+            // and counting it keeps a second pick from spawning another before it gets there.
+            let spare = (state.idle == 0 && state.threads < self.dag.len()).then(|| {
+                state.threads += 1;
+                state.idle += 1;
+                state.threads - 1
+            });
             drop(state);
 
-            if spawn_spare {
-                scope.spawn(move || self.worker(scope));
+            if let Some(spare) = spare {
+                scope.spawn(move || self.worker(scope, spare));
             }
-            let result = self.call_work(node);
+            let result = self.call_work(node, index);
 
             state = self.shared.lock();
             state.running -= 1;
+            state.ready.finish(self.dag, node);
             self.record(&mut state, node, result);
         }
     }
@@ -246,9 +285,7 @@ where
             if state.halted || self.cancel.is_cancelled() {
                 return (state, None);
             }
-            if state.running < self.opts.concurrency.effective()
-                && let Some((_, Reverse(node))) = state.ready.pop()
-            {
+            if let Some(node) = state.ready.take(self.dag, self.limits()) {
                 return (state, Some(node));
             }
             if state.ready.is_empty() && state.running == 0 {
@@ -264,8 +301,8 @@ where
         }
     }
 
-    fn call_work(&self, node: usize) -> NodeResult {
-        match catch_unwind(AssertUnwindSafe(|| (self.work)(node))) {
+    fn call_work(&self, node: usize, worker: usize) -> NodeResult {
+        match catch_unwind(AssertUnwindSafe(|| (self.work)(node, worker))) {
             Ok(result) => result,
             Err(payload) => {
                 let message = payload
@@ -283,19 +320,12 @@ where
         match result {
             NodeResult::Success => {
                 state.slots[node] = Slot::Done(NodeState::Succeeded);
-                let mut newly_ready = 0;
+                // This worker picks next itself and wakes others if more may start.
                 for &dependent in self.dag.dependents(node) {
                     state.unmet[dependent] -= 1;
                     if state.unmet[dependent] == 0 {
-                        state
-                            .ready
-                            .push((self.dag.priority(dependent), Reverse(dependent)));
-                        newly_ready += 1;
+                        state.ready.push(self.dag, dependent);
                     }
-                }
-                // This worker takes one itself; wake others for the rest.
-                for _ in 1..newly_ready {
-                    self.shared.idle_workers.notify_one();
                 }
             }
             NodeResult::Failure => {
@@ -326,5 +356,7 @@ where
     }
 }
 
+#[cfg(test)]
+mod resource_tests;
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,14 @@
 //! Nothing here decides whether a task runs: keys do. The state only explains, so losing
 //! it (`kiln state clean`) costs explanations, never correctness.
 
+mod durations;
 mod error;
 mod explain;
 mod framed;
 mod journal;
 mod store;
 
+pub use durations::Durations;
 pub use error::StateError;
 pub use explain::{Explainer, Explanation, summarize};
 pub use journal::{Journal, LastRun, last_run};

@@ -10,6 +10,7 @@ mod dry_run;
 mod exit;
 mod lockfile_diff;
 mod record;
+mod resources;
 mod run_cmd;
 mod state_cmd;
 mod why_cmd;

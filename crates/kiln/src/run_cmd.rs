@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kiln_cache::LocalStore;
-use kiln_core::{PackageName, TaskName, TaskOutcome};
+use kiln_core::{CacheStatus, PackageName, TaskName, TaskOutcome};
 use kiln_graph::{Filter, PackageGraph, TaskGraph, select};
 use kiln_hash::{StatCache, process_env};
 use kiln_process::ProcessRegistry;
@@ -15,8 +15,9 @@ use kiln_run::{
     CacheMode, ExecuteOptions, HashContext, HashedPlan, OutputState, TaskContext, execute,
     hash_tasks,
 };
+use kiln_scheduler::Budget;
 use kiln_scheduler::CancelToken;
-use kiln_state::{BuildState, Journal};
+use kiln_state::{BuildState, Durations, Journal};
 use kiln_workspace::Workspace;
 
 use std::io::Write;
@@ -119,13 +120,42 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         journal: journal.as_ref(),
         resumed: resumed.as_ref(),
     };
+    let memory_limit = args
+        .memory_limit
+        .as_deref()
+        .map(|text| {
+            kiln_workspace::units::parse_size(text)
+                .map_err(|e| Exit::user(format!("--memory-limit: {e}")))
+        })
+        .transpose()?;
+    let budget = Budget::with_memory(concurrency(args.concurrency.as_deref())?, memory_limit);
+    let durations = Durations::load(&state_dir);
+    let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx);
     let opts = ExecuteOptions {
-        concurrency: concurrency(args.concurrency.as_deref())?,
+        budget,
         continue_on_failure: args.continue_on_failure,
+        durations: durations.all().clone(),
     };
     let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
+    if let Some(monitor) = monitor {
+        monitor.stop();
+    }
     drop(tx);
     console.join();
+    if let Ok(reports) = &reports {
+        let executed: Vec<_> = reports
+            .iter()
+            .filter(|r| {
+                r.outcome == TaskOutcome::Succeeded
+                    && matches!(r.cache, CacheStatus::Miss | CacheStatus::Disabled)
+                    && r.reason.is_some()
+            })
+            .map(|r| (r.id.clone(), r.duration))
+            .collect();
+        if let Err(e) = durations.record(&executed) {
+            tracing::warn!("could not record task durations: {e}");
+        }
+    }
     if let Err(e) = output_state.save() {
         tracing::warn!("could not save the output state: {e}");
     }

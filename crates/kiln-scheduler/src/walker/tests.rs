@@ -82,23 +82,23 @@ impl Spec {
 }
 
 /// One gate per node: work blocks on its gate until the test opens it.
-struct Gates {
+pub(super) struct Gates {
     open: Mutex<Vec<bool>>,
     changed: Condvar,
 }
 
 impl Gates {
-    fn new(n: usize) -> Self {
+    pub(super) fn new(n: usize) -> Self {
         Gates {
             open: Mutex::new(vec![false; n]),
             changed: Condvar::new(),
         }
     }
-    fn open(&self, i: usize) {
+    pub(super) fn open(&self, i: usize) {
         self.open.lock().unwrap()[i] = true;
         self.changed.notify_all();
     }
-    fn wait(&self, i: usize) {
+    pub(super) fn wait(&self, i: usize) {
         let mut open = self.open.lock().unwrap();
         while !open[i] {
             open = self.changed.wait(open).unwrap();
@@ -106,7 +106,7 @@ impl Gates {
     }
 }
 
-fn recv<T>(rx: &mpsc::Receiver<T>) -> T {
+pub(super) fn recv<T>(rx: &mpsc::Receiver<T>) -> T {
     rx.recv_timeout(Duration::from_secs(10))
         .expect("the walk stalled")
 }
