@@ -14,17 +14,21 @@ pub enum RunError {
     UnknownPackage(String),
 
     #[error(
-        "`{first}` and `{second}` declare overlapping outputs (`{first_glob}` and `{second_glob}`): \
-         restoring one would overwrite the other's files; narrow the globs or exclude one from \
-         the other with `!`"
+        "`{}` and `{}` declare overlapping outputs (`{}` and `{}`): restoring one would \
+         overwrite the other's files; narrow the globs or exclude one from the other with `!`",
+        .0.first, .0.second, .0.first_glob, .0.second_glob
     )]
-    OverlappingOutputs {
-        first: kiln_core::TaskId,
-        second: kiln_core::TaskId,
-        first_glob: String,
-        second_glob: String,
-    },
+    OverlappingOutputs(Box<OutputsOverlap>),
 
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Two tasks whose outputs can name the same file.
+#[derive(Debug)]
+pub struct OutputsOverlap {
+    pub first: kiln_core::TaskId,
+    pub second: kiln_core::TaskId,
+    pub first_glob: String,
+    pub second_glob: String,
 }

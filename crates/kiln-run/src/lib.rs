@@ -22,7 +22,7 @@ mod task_lock;
 
 pub use affected::{Affected, affected_tasks, files_by_package, global_change};
 pub use engine::{ExecuteOptions, execute};
-pub use error::RunError;
+pub use error::{OutputsOverlap, RunError};
 pub use external::{ExternalVersions, LockfileText};
 pub use hashing::{HashContext, HashedPlan, HashedTask, current_input_files, hash_tasks};
 pub use output_state::{OutputRecord, OutputState};

@@ -8,6 +8,7 @@ use kiln_hash::outputs_overlap;
 use kiln_workspace::Workspace;
 
 use crate::RunError;
+use crate::error::OutputsOverlap;
 
 /// Two tasks of one package whose `outputs` can name the same file would overwrite each
 /// other's files (a restore of one clobbers what the other built): refuse the plan.
@@ -32,12 +33,12 @@ pub fn check_outputs(ws: &Workspace, graph: &TaskGraph) -> Result<(), RunError> 
                 if let Some((first_glob, second_glob)) =
                     outputs_overlap(&a.task.outputs, &b.task.outputs, within)?
                 {
-                    return Err(RunError::OverlappingOutputs {
+                    return Err(RunError::OverlappingOutputs(Box::new(OutputsOverlap {
                         first: a.id.clone(),
                         second: b.id.clone(),
                         first_glob,
                         second_glob,
-                    });
+                    })));
                 }
             }
         }

@@ -9,10 +9,12 @@ mod console;
 mod dry_run;
 mod exit;
 mod lockfile_diff;
+mod profile;
 mod record;
 mod resources;
 mod run_cmd;
 mod state_cmd;
+mod subscribers;
 mod why_cmd;
 
 use clap::Parser;

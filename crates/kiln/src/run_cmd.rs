@@ -24,7 +24,6 @@ use std::io::Write;
 
 use crate::affected_cmd::Change;
 use crate::cli::RunArgs;
-use crate::console::Console;
 use crate::exit::Exit;
 use crate::{dry_run, record};
 
@@ -91,8 +90,21 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         .map_err(|e| Exit::Internal(format!("cannot watch for Ctrl-C: {e}")))?;
     }
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    let console = Console::spawn(rx, verbose, !args.hide_cached_logs);
+    let concurrency = concurrency(args.concurrency.as_deref())?;
+    let durations = Durations::load(&state_dir);
+    let (tx, subscribers) = crate::subscribers::start(crate::subscribers::SubscriberOptions {
+        verbose,
+        replay_logs: !args.hide_cached_logs,
+        log_order: args.log_order,
+        profile: args.profile.clone(),
+        total_tasks: graph.len(),
+        estimates: if crate::subscribers::live_view_wanted() {
+            estimates(&graph, hashed, &store, &durations, args.force)
+        } else {
+            Default::default()
+        },
+        concurrency,
+    });
     for (name, started, ended) in stages {
         let _ = tx.send(kiln_core::Event::Stage {
             name,
@@ -128,8 +140,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
                 .map_err(|e| Exit::user(format!("--memory-limit: {e}")))
         })
         .transpose()?;
-    let budget = Budget::with_memory(concurrency(args.concurrency.as_deref())?, memory_limit);
-    let durations = Durations::load(&state_dir);
+    let budget = Budget::with_memory(concurrency, memory_limit);
     let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx);
     let opts = ExecuteOptions {
         budget,
@@ -141,7 +152,9 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         monitor.stop();
     }
     drop(tx);
-    console.join();
+    if let Err(e) = subscribers.finish() {
+        tracing::warn!("{e}");
+    }
     if let Ok(reports) = &reports {
         let executed: Vec<_> = reports
             .iter()
@@ -177,6 +190,25 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
             _ => None,
         })
         .unwrap_or(0))
+}
+
+/// The expected execution time of the tasks that will probably execute (their key is not
+/// in the local cache, or `--force`): their recorded durations, for the live view's ETA.
+/// Without a live view nobody reads them, and looking every key up costs a file read each.
+fn estimates(
+    graph: &TaskGraph,
+    hashed: &[kiln_run::HashedTask],
+    store: &LocalStore,
+    durations: &Durations,
+    force: bool,
+) -> std::collections::HashMap<kiln_core::TaskId, Duration> {
+    graph
+        .nodes()
+        .iter()
+        .zip(hashed)
+        .filter(|(_, h)| force || !matches!(store.get(&h.key.to_hex()), Ok(Some(_))))
+        .filter_map(|(node, _)| Some((node.id.clone(), durations.get(&node.id)?)))
+        .collect()
 }
 
 /// The hash stage through the stat cache, which is saved afterwards (and returned, to

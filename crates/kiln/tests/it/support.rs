@@ -177,7 +177,9 @@ pub(crate) fn kiln_command() -> Command {
     cmd.env_remove("KILN_CACHE")
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
-        .env_remove("CI");
+        .env_remove("CI")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("KILN_LIVE");
     cmd
 }
 
