@@ -9,18 +9,27 @@ use std::process::Stdio;
 use crate::support::{Repo, stderr, stdout};
 
 /// A script that notes `overlap` in `../../overlaps` if another task of the same group is
-/// running when it starts, holds its marker for a while (until `release` exists, so the
-/// other task's start has a chance to overlap), then leaves.
+/// running when it starts, holds its marker for up to a second (so the other task's start
+/// has a chance to overlap), then leaves. With `alloc` as its second argument it also holds
+/// 300 MB of touched memory meanwhile.
 const GUARDED: &str = r#"group=$1
 mkdir -p ../../running
 for f in ../../running/$group.*; do [ -e "$f" ] && echo "$(basename $PWD) with $f" >> ../../overlaps; done
 touch ../../running/$group.$(basename $PWD)
 echo "$(basename $PWD)" >> ../../order
+if [ "$2" = alloc ]; then
+  python3 -c 'import time; b = bytearray(300_000_000); b[::4096] = b"x" * len(b[::4096]); time.sleep(0.6)' &
+fi
 i=0; while [ $i -lt 20 ] && [ ! -e ../../release ]; do i=$((i+1)); sleep 0.05; done
+wait
 rm ../../running/$group.$(basename $PWD)
 "#;
 
 fn guarded_repo(kiln_toml: &str, packages: &[&str]) -> Repo {
+    guarded_repo_with(kiln_toml, packages, "")
+}
+
+fn guarded_repo_with(kiln_toml: &str, packages: &[&str], extra: &str) -> Repo {
     let repo = Repo::npm_workspace();
     repo.write("kiln.toml", kiln_toml)
         .write("guarded.sh", GUARDED)
@@ -29,7 +38,7 @@ fn guarded_repo(kiln_toml: &str, packages: &[&str]) -> Repo {
         repo.write(
             &format!("pkgs/{name}/package.json"),
             &format!(
-                r#"{{ "name": "{name}", "scripts": {{ "build": "sh ../../guarded.sh g" }} }}"#
+                r#"{{ "name": "{name}", "scripts": {{ "build": "sh ../../guarded.sh g {extra}" }} }}"#
             ),
         );
     }
@@ -41,11 +50,14 @@ fn overlaps(repo: &Repo) -> String {
     std::fs::read_to_string(repo.path("overlaps")).unwrap_or_default()
 }
 
+/// Three tasks that each hold 300 MB, declared, under a 500 MB limit (60 % of it each):
+/// never two at once, though three CPU slots would allow it.
 #[test]
 fn memory_weights_under_a_memory_limit_keep_heavy_tasks_apart() {
-    let repo = guarded_repo(
+    let repo = guarded_repo_with(
         "[tasks.build]\nmemory = \"300MB\"\ncache = false\n",
         &["a", "b", "c"],
+        "alloc",
     );
     let out = repo.run_ok(&[
         "run",
