@@ -52,6 +52,20 @@ pub struct TaskReport {
     /// Why the task ran (a miss, a forced run, …), in one line; `None` on a hit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What its processes used, when it ran long enough to be sampled (every 200 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<TaskResources>,
+}
+
+/// The resources a task's processes used, from the monitor's samples of its process group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskResources {
+    /// The largest resident memory seen at once, in bytes.
+    pub peak_rss: u64,
+    /// CPU time, in seconds.
+    pub cpu_seconds: f64,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
 }
 
 /// The phases of one task's life, as the trace profile shows them.

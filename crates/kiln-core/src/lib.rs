@@ -8,5 +8,7 @@
 mod event;
 mod id;
 
-pub use event::{CacheSource, CacheStatus, Event, Phase, ResourceSample, TaskOutcome, TaskReport};
+pub use event::{
+    CacheSource, CacheStatus, Event, Phase, ResourceSample, TaskOutcome, TaskReport, TaskResources,
+};
 pub use id::{PackageName, ROOT_PACKAGE, TaskId, TaskIdParseError, TaskName};

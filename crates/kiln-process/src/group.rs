@@ -30,6 +30,9 @@ pub struct ExitInfo {
     pub duration: Duration,
     /// Set when kiln stopped it (timeout or shutdown), so callers can report why.
     pub stopped_by: Option<StopReason>,
+    /// The main process's pid, which is also its process group's id (to match the
+    /// resource monitor's samples of the group).
+    pub pid: u32,
 }
 
 impl ExitInfo {
@@ -125,6 +128,7 @@ mod tests {
             signal,
             duration: Duration::ZERO,
             stopped_by: None,
+            pid: 1,
         };
         assert_eq!(exit(Some(0), None).exit_code(), 0);
         assert_eq!(exit(Some(3), None).exit_code(), 3);

@@ -138,6 +138,7 @@ pub fn run(
         signal: status.signal(),
         duration: exited_at - started,
         stopped_by,
+        pid,
     };
     tracing::debug!(pid, command = %task.command, code = exit.exit_code(), duration = ?exit.duration, "task process exited");
     Ok(TaskOutput { exit, output })

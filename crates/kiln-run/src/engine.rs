@@ -141,6 +141,7 @@ fn not_started(
         duration: Default::default(),
         saved: Default::default(),
         reason: None,
+        resources: None,
     };
     let _ = ctx.events.send(Event::TaskFinished(report.clone()));
     report

@@ -10,7 +10,9 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
-use kiln_core::{CacheSource, CacheStatus, Event, Phase, TaskId, TaskOutcome, TaskReport};
+use kiln_core::{
+    CacheSource, CacheStatus, Event, Phase, TaskId, TaskOutcome, TaskReport, TaskResources,
+};
 use kiln_graph::TaskNode;
 use kiln_hash::{GlobalInputs, StatCache, TaskKey};
 use kiln_process::{ProcessError, ProcessRegistry, RunOptions, TaskCommand};
@@ -54,6 +56,8 @@ pub struct TaskContext<'a> {
     /// `--resume`: the tasks that succeeded in the run being resumed, with their keys; a
     /// task found here with the same key is not run again.
     pub resumed: Option<&'a std::collections::HashMap<TaskId, TaskKey>>,
+    /// What the resource monitor saw of each process group, to report what a task used.
+    pub trees: Option<&'a std::sync::Mutex<kiln_process::TreeTracker>>,
 }
 
 impl TaskContext<'_> {
@@ -110,6 +114,7 @@ pub fn run_task(
         duration: Duration::ZERO,
         saved: Duration::ZERO,
         reason: None,
+        resources: None,
     };
 
     if ctx
@@ -234,9 +239,10 @@ pub fn run_task(
     // Whatever was on disk is about to change.
     ctx.outputs.remove(id);
     let executing = Instant::now();
-    let (outcome, log) = execute(ctx, node, hashed);
+    let (outcome, log, resources) = execute(ctx, node, hashed);
     ctx.phase(id, Phase::Execute, executing);
     report.outcome = outcome;
+    report.resources = resources;
     if report.outcome == TaskOutcome::Succeeded {
         if cacheable && ctx.cache.write {
             let storing = Instant::now();
@@ -407,8 +413,24 @@ fn restore(
     Some(saved)
 }
 
-/// Runs the task's script steps in order; stops at the first that fails.
-fn execute(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> (TaskOutcome, Vec<u8>) {
+/// Runs the task's script steps in order; stops at the first that fails. Also returns what
+/// its processes used (summed over the steps), when the monitor sampled them.
+fn execute(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+) -> (TaskOutcome, Vec<u8>, Option<TaskResources>) {
+    let mut used: Option<TaskResources> = None;
+    let (outcome, log) = execute_steps(ctx, node, hashed, &mut used);
+    (outcome, log, used)
+}
+
+fn execute_steps(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+    used: &mut Option<TaskResources>,
+) -> (TaskOutcome, Vec<u8>) {
     let ws = ctx.workspace;
     let (Some(package), Some(steps)) = (ws.package(&node.id.package), task_steps(ws, node)) else {
         ctx.warn(
@@ -437,6 +459,7 @@ fn execute(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) -> (Task
         match kiln_process::run(&cmd, &opts, ctx.registry, on_line) {
             Ok(out) => {
                 log.extend_from_slice(&out.output);
+                add_usage(ctx, out.exit.pid, used);
                 if ctx.registry.is_terminating() {
                     return (TaskOutcome::Cancelled, log);
                 }
@@ -533,6 +556,22 @@ fn store(
             },
         ),
         Err(e) => ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e))),
+    }
+}
+
+/// Adds what the monitor saw of process group `pid` (one step of the task) to `used`.
+fn add_usage(ctx: &TaskContext<'_>, pid: u32, used: &mut Option<TaskResources>) {
+    let Some(trees) = ctx.trees else { return };
+    let totals = trees
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .finish(pid as i32);
+    if let Some(t) = totals {
+        let sum = used.get_or_insert_with(TaskResources::default);
+        sum.peak_rss = sum.peak_rss.max(t.peak_rss);
+        sum.cpu_seconds += t.cpu_seconds;
+        sum.read_bytes += t.read_bytes;
+        sum.write_bytes += t.write_bytes;
     }
 }
 

@@ -114,6 +114,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     }
     let task_env: Vec<_> = std::env::vars_os().collect();
     let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
+    let trees = std::sync::Arc::new(std::sync::Mutex::new(kiln_process::TreeTracker::new()));
     let ctx = TaskContext {
         workspace: &ws,
         store: &store,
@@ -131,6 +132,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         global: &plan.global,
         journal: journal.as_ref(),
         resumed: resumed.as_ref(),
+        trees: Some(&trees),
     };
     let memory_limit = args
         .memory_limit
@@ -141,7 +143,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         })
         .transpose()?;
     let budget = Budget::with_memory(concurrency, memory_limit);
-    let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx);
+    let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx, &trees);
     let opts = ExecuteOptions {
         budget,
         continue_on_failure: args.continue_on_failure,

@@ -245,6 +245,7 @@ mod tests {
             duration: Duration::from_millis(1200),
             saved: Duration::ZERO,
             reason: Some("never run before".into()),
+            resources: None,
         })
     }
 

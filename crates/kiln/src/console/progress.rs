@@ -178,6 +178,7 @@ mod tests {
             duration: Duration::ZERO,
             saved: Duration::ZERO,
             reason: None,
+            resources: None,
         })
     }
 

@@ -21,6 +21,7 @@ fn report(task: &str, outcome: TaskOutcome, cache: CacheStatus, took: u64) -> Ev
         duration: Duration::from_millis(took),
         saved: Duration::ZERO,
         reason: (cache == CacheStatus::Miss).then(|| "never run before".to_string()),
+        resources: None,
     })
 }
 

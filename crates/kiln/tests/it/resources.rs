@@ -246,3 +246,24 @@ fn ctrl_c_stops_persistent_and_locked_tasks_and_frees_the_locks() {
         stderr(&again)
     );
 }
+
+#[test]
+fn the_run_record_has_what_each_task_used() {
+    let repo = Repo::npm_workspace();
+    repo.write("kiln.toml", "[tasks.build]\ncache = false\n").write(
+        "pkgs/big/package.json",
+        r#"{ "name": "big", "scripts": { "build": "python3 -c 'import time; b = bytearray(200_000_000); b[::4096] = b\"x\" * len(b[::4096]); time.sleep(1)'" } }"#,
+    );
+    repo.commit("fixture");
+    repo.run_ok(&["run", "build"]);
+    let runs: Vec<_> = std::fs::read_dir(repo.path(".kiln/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&runs[0]).unwrap()).unwrap();
+    let used = &record["tasks"][0]["resources"];
+    let peak = used["peak_rss"].as_u64().expect("sampled for a 1 s task");
+    assert!(peak >= 150_000_000, "{used}");
+    assert!(used["cpu_seconds"].as_f64().unwrap() >= 0.0);
+}
