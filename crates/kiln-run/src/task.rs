@@ -154,18 +154,11 @@ pub fn run_task(
                 )
             },
         );
-        match lock {
-            Ok(Some(lock)) => Some(lock),
-            Ok(None) => {
+        match held(ctx, id, lock, "the task lock", "running unlocked") {
+            Some(lock) => lock,
+            None => {
                 report.outcome = TaskOutcome::Cancelled;
                 return finish(ctx, report, started);
-            }
-            Err(e) => {
-                ctx.warn(
-                    id,
-                    format!("could not take the task lock ({e}); running unlocked"),
-                );
-                None
             }
         }
     };
@@ -218,18 +211,11 @@ pub fn run_task(
                 )
             },
         );
-        match taken {
-            Ok(Some(locks)) => Some(locks),
-            Ok(None) => {
+        match held(ctx, id, taken, "its named locks", "running anyway") {
+            Some(locks) => locks,
+            None => {
                 report.outcome = TaskOutcome::Cancelled;
                 return finish(ctx, report, started);
-            }
-            Err(e) => {
-                ctx.warn(
-                    id,
-                    format!("could not take its named locks ({e}); running anyway"),
-                );
-                None
             }
         }
     };
@@ -254,6 +240,26 @@ pub fn run_task(
         }
     }
     finish(ctx, report, started)
+}
+
+/// A lock attempt as the task sees it: `None` when the run stopped while it waited (the
+/// task is then cancelled), `Some(None)` when the lock could not be taken at all (warned:
+/// the task runs without it rather than not at all), `Some(Some(lock))` when held.
+fn held<T>(
+    ctx: &TaskContext<'_>,
+    id: &TaskId,
+    taken: std::io::Result<Option<T>>,
+    what: &str,
+    fallback: &str,
+) -> Option<Option<T>> {
+    match taken {
+        Ok(Some(lock)) => Some(Some(lock)),
+        Ok(None) => None,
+        Err(e) => {
+            ctx.warn(id, format!("could not take {what} ({e}); {fallback}"));
+            Some(None)
+        }
+    }
 }
 
 fn finish(ctx: &TaskContext<'_>, mut report: TaskReport, started: Instant) -> TaskReport {
