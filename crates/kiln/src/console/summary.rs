@@ -82,21 +82,101 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
 
 /// Why each cacheable task ran, one line each, the first few.
 fn print_misses(out: &mut impl Write, reports: &[TaskReport]) {
+    for (i, line) in miss_lines(reports).iter().enumerate() {
+        let label = if i == 0 { " Misses:" } else { "        " };
+        let _ = writeln!(out, "{label}  {line}");
+    }
+}
+
+/// One line per miss (`ui#build — \`src/a.ts\` changed`), the first few; a reason shared by
+/// many tasks (a cold build's "no earlier run recorded", a global input) is one line for
+/// all of them.
+fn miss_lines(reports: &[TaskReport]) -> Vec<String> {
     const SHOWN: usize = 10;
+    const GROUPED: usize = 3;
     let misses: Vec<&TaskReport> = reports
         .iter()
         .filter(|r| r.cache == CacheStatus::Miss && r.reason.is_some())
         .collect();
-    for (i, r) in misses.iter().take(SHOWN).enumerate() {
-        let label = if i == 0 { " Misses:" } else { "        " };
+    let mut by_reason: Vec<(&str, Vec<&TaskReport>)> = Vec::new();
+    for r in &misses {
         let reason = r.reason.as_deref().unwrap_or_default();
-        let _ = writeln!(out, "{label}  {} — {reason}", r.id);
+        match by_reason.iter_mut().find(|(why, _)| *why == reason) {
+            Some((_, tasks)) => tasks.push(r),
+            None => by_reason.push((reason, vec![r])),
+        }
     }
-    if misses.len() > SHOWN {
-        let _ = writeln!(
-            out,
-            "          … and {} more (`kiln run -v` shows every decision)",
-            misses.len() - SHOWN
+    // Each line with how many tasks it stands for.
+    let mut lines: Vec<(String, usize)> = Vec::new();
+    for (reason, tasks) in &by_reason {
+        if tasks.len() >= GROUPED {
+            let line = format!(
+                "{} tasks — {reason} ({}, {}, …)",
+                tasks.len(),
+                tasks[0].id,
+                tasks[1].id
+            );
+            lines.push((line, tasks.len()));
+        } else {
+            lines.extend(tasks.iter().map(|r| (format!("{} — {reason}", r.id), 1)));
+        }
+    }
+    lines.truncate(SHOWN);
+    let shown: usize = lines.iter().map(|(_, n)| n).sum();
+    let mut lines: Vec<String> = lines.into_iter().map(|(line, _)| line).collect();
+    if misses.len() > shown {
+        lines.push(format!(
+            "  … and {} more (`kiln run -v` shows every decision)",
+            misses.len() - shown
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kiln_core::{CacheStatus, TaskId, TaskOutcome, TaskReport};
+
+    use super::miss_lines;
+
+    fn miss(task: &str, reason: &str) -> TaskReport {
+        TaskReport {
+            id: TaskId::parse(task).unwrap(),
+            key: String::new(),
+            outcome: TaskOutcome::Succeeded,
+            cache: CacheStatus::Miss,
+            duration: Duration::ZERO,
+            saved: Duration::ZERO,
+            reason: Some(reason.into()),
+            resources: None,
+        }
+    }
+
+    #[test]
+    fn a_reason_shared_by_many_tasks_is_one_line() {
+        let mut reports: Vec<TaskReport> = (0..20)
+            .map(|i| miss(&format!("p{i:02}#build"), "no earlier run recorded"))
+            .collect();
+        reports.push(miss("ui#build", "`src/a.ts` changed"));
+        assert_eq!(
+            miss_lines(&reports),
+            [
+                "20 tasks — no earlier run recorded (p00#build, p01#build, …)",
+                "ui#build — `src/a.ts` changed"
+            ]
         );
+    }
+
+    #[test]
+    fn many_different_reasons_are_cut_with_a_count() {
+        let reports: Vec<TaskReport> = (0..14)
+            .map(|i| miss(&format!("p{i:02}#build"), &format!("`f{i}` changed")))
+            .collect();
+        let lines = miss_lines(&reports);
+        assert_eq!(lines.len(), 11);
+        assert_eq!(lines[0], "p00#build — `f0` changed");
+        assert!(lines[10].contains("… and 4 more"), "{lines:?}");
     }
 }
