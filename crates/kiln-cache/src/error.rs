@@ -59,8 +59,9 @@ pub enum CacheError {
     #[error("no cache entry `{key}`")]
     Missing { key: String },
 
-    /// The blob or its metadata is damaged (digest mismatch, truncated, unparsable). Evicted.
-    #[error("cache entry `{key}` is corrupt ({reason}); it was evicted")]
+    /// The blob or its metadata is damaged (digest mismatch, truncated, unparsable). Evicted
+    /// where the store can delete (the Turborepo HTTP API cannot); never used either way.
+    #[error("cache entry `{key}` is corrupt ({reason}); it is not used")]
     Corrupt { key: String, reason: String },
 
     /// The artifact holds an entry that could write outside its outputs. Evicted, nothing of
