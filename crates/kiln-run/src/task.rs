@@ -58,6 +58,8 @@ pub struct TaskContext<'a> {
     pub resumed: Option<&'a std::collections::HashMap<TaskId, TaskKey>>,
     /// What the resource monitor saw of each process group, to report what a task used.
     pub trees: Option<&'a std::sync::Mutex<kiln_process::TreeTracker>>,
+    /// The remote cache behind the local one, if any.
+    pub remote: Option<&'a crate::RemoteTier>,
 }
 
 impl TaskContext<'_> {
@@ -130,10 +132,10 @@ pub fn run_task(
     // A hit whose outputs are provably in place writes nothing: it needs no lock.
     if cacheable
         && ctx.cache.read
-        && let Some(saved) = restore(ctx, node, hashed, &key, Lookup::InPlaceOnly)
+        && let Some((saved, source)) = restore(ctx, node, hashed, &key, Lookup::InPlaceOnly)
     {
         ctx.phase(id, Phase::Restore, started);
-        report.cache = CacheStatus::Hit(CacheSource::Local);
+        report.cache = CacheStatus::Hit(source);
         report.saved = saved;
         return finish(ctx, report, started);
     }
@@ -180,8 +182,8 @@ pub fn run_task(
         },
         lookup,
     );
-    if let Some(saved) = hit {
-        report.cache = CacheStatus::Hit(CacheSource::Local);
+    if let Some((saved, source)) = hit {
+        report.cache = CacheStatus::Hit(source);
         report.saved = saved;
         record_success(ctx, node, hashed, saved, true);
         return finish(ctx, report, started);
@@ -230,7 +232,7 @@ pub fn run_task(
     report.outcome = outcome;
     report.resources = resources;
     if report.outcome == TaskOutcome::Succeeded {
-        if cacheable && ctx.cache.write {
+        if cacheable && (ctx.cache.write || ctx.remote.is_some_and(|r| r.can_write())) {
             let storing = Instant::now();
             store(ctx, node, hashed, &key, &log, started.elapsed());
             ctx.phase(id, Phase::Store, storing);
@@ -338,7 +340,7 @@ fn restore(
     hashed: &HashedTask,
     key: &str,
     lookup: Lookup,
-) -> Option<Duration> {
+) -> Option<(Duration, CacheSource)> {
     let dir = &hashed.package_dir;
     let outputs = &node.task.outputs;
     let in_place = ctx
@@ -347,6 +349,16 @@ fn restore(
         .filter(|r| r.key == key && r.fingerprint.still_matches(dir));
     if in_place.is_none() && lookup == Lookup::InPlaceOnly {
         return None;
+    }
+    // A local miss may be a remote hit: it is written into the local store, then restored
+    // from there like any local entry (with all of the local store's checks).
+    let mut source = CacheSource::Local;
+    if in_place.is_none()
+        && let Some(remote) = ctx.remote
+        && matches!(ctx.store.get(key), Ok(None))
+        && remote.pull_into(ctx.store, key)
+    {
+        source = CacheSource::Remote;
     }
     let result = match &in_place {
         Some(record) => match (ctx.replay_logs, &record.log) {
@@ -407,7 +419,7 @@ fn restore(
     ctx.emit(Event::CacheHit {
         id: node.id.clone(),
         key: key.to_string(),
-        source: CacheSource::Local,
+        source,
     });
     for line in lines(&log) {
         ctx.emit(Event::TaskOutput {
@@ -416,7 +428,7 @@ fn restore(
             replayed: true,
         });
     }
-    Some(saved)
+    Some((saved, source))
 }
 
 /// Runs the task's script steps in order; stops at the first that fails. Also returns what
@@ -533,6 +545,7 @@ fn store(
         duration_ms: took.as_millis() as u64,
         exit_code: 0,
     };
+    let upload = ctx.remote.filter(|r| r.can_write());
     let stored = pack(
         &hashed.package_dir,
         &node.task.outputs,
@@ -542,12 +555,19 @@ fn store(
         ctx.store.scratch_dir(),
     )
     .and_then(|packed| {
-        // A forced run replaces what is stored: `--force` is how a bad entry gets repaired.
-        if ctx.cache.read {
-            ctx.store.put(key, &packed)
-        } else {
-            ctx.store.put_replacing(key, &packed)
+        if ctx.cache.write {
+            // A forced run replaces what is stored: `--force` is how a bad entry gets
+            // repaired.
+            if ctx.cache.read {
+                ctx.store.put(key, &packed)?;
+            } else {
+                ctx.store.put_replacing(key, &packed)?;
+            }
         }
+        if let Some(remote) = upload {
+            remote.push(packed);
+        }
+        Ok(())
     })
     .and_then(|()| {
         OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs, &hashed.nested)

@@ -110,6 +110,18 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) no_cache: bool,
 
+    /// Read and write per cache tier: `local:rw,remote:r` reads the team's remote cache
+    /// without writing to it (pull requests); `remote:none` turns the remote off. Without
+    /// local reads nothing is looked up (as `--force`).
+    #[arg(long = "cache", env = "KILN_CACHE", value_name = "MODES")]
+    pub(crate) cache_modes: Option<String>,
+
+    /// The remote cache: `redis://host:6379`, `rediss://…`, or a Turborepo remote cache API
+    /// (`https://cache.example.com`; token from `KILN_REMOTE_CACHE_TOKEN` or `TURBO_TOKEN`).
+    /// With a `turbo.json` and no URL, `TURBO_API`/`TURBO_TOKEN`/`TURBO_TEAM` are used.
+    #[arg(long, env = "KILN_REMOTE_CACHE", value_name = "URL")]
+    pub(crate) remote_cache: Option<String>,
+
     /// Do not replay the logs of cache hits.
     #[arg(long)]
     pub(crate) hide_cached_logs: bool,

@@ -11,6 +11,7 @@ mod exit;
 mod lockfile_diff;
 mod profile;
 mod record;
+mod remote_cache;
 mod resources;
 mod run_cmd;
 mod state_cmd;

@@ -115,6 +115,13 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let task_env: Vec<_> = std::env::vars_os().collect();
     let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
     let trees = std::sync::Arc::new(std::sync::Mutex::new(kiln_process::TreeTracker::new()));
+    let modes = kiln_run::parse_cache_modes(args.cache_modes.as_deref().unwrap_or(""))
+        .map_err(|e| Exit::user(format!("--cache: {e}")))?;
+    let remote = match modes.remote {
+        (false, false) => None,
+        (read, write) => crate::remote_cache::open(&ws, args.remote_cache.as_deref())?
+            .map(|store| kiln_run::RemoteTier::new(store, read, write && !args.no_cache)),
+    };
     let ctx = TaskContext {
         workspace: &ws,
         store: &store,
@@ -124,8 +131,8 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         registry: &registry,
         events: &tx,
         cache: CacheMode {
-            read: !args.force,
-            write: !args.no_cache,
+            read: !args.force && modes.local.0,
+            write: !args.no_cache && modes.local.1,
         },
         env: &task_env,
         state: &state,
@@ -133,6 +140,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         journal: journal.as_ref(),
         resumed: resumed.as_ref(),
         trees: Some(&trees),
+        remote: remote.as_ref(),
     };
     let memory_limit = args
         .memory_limit
@@ -152,6 +160,10 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
     if let Some(monitor) = monitor {
         monitor.stop();
+    }
+    if let Some(remote) = &remote {
+        let uploaded = remote.finish();
+        tracing::debug!(uploaded, remote = remote.name(), "uploads finished");
     }
     drop(tx);
     if let Err(e) = subscribers.finish() {
@@ -406,6 +418,8 @@ mod tests {
             force: false,
             no_cache: false,
             hide_cached_logs: false,
+            cache_modes: None,
+            remote_cache: None,
             resume: false,
             log_order: crate::cli::LogOrder::Auto,
             profile: None,

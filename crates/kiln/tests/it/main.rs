@@ -14,6 +14,7 @@ mod output_modes;
 mod outputs;
 mod profile;
 mod randomized;
+mod remote;
 mod resources;
 mod resume;
 mod scripts;
