@@ -25,7 +25,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::thread;
 
-use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact};
+use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact, validate_key};
 
 use crate::breaker::Breaker;
 use crate::config::HttpConfig;
@@ -437,22 +437,6 @@ impl<W: io::Write> io::Write for SigningWriter<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// Same rule as the local store: the key ends up in a URL path, so nothing that could change
-/// the path (`/`, `..`, `?`) gets through.
-fn validate_key(key: &str) -> Result<(), CacheError> {
-    let ok = (2..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(CacheError::InvalidKey {
-            key: key.to_string(),
-        })
     }
 }
 

@@ -31,7 +31,9 @@ use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kiln_cache::{ArtifactMeta, CacheError, CacheStore, FORMAT_VERSION, PackedArtifact};
+use kiln_cache::{
+    ArtifactMeta, CacheError, CacheStore, FORMAT_VERSION, PackedArtifact, validate_key,
+};
 use tracing::instrument;
 
 use crate::breaker::Breaker;
@@ -158,7 +160,7 @@ impl CacheStore for RedisStore {
             })
             .map_err(|e| read_error(key, e))?;
         match json {
-            Some(json) if blob_exists => Ok(parse_meta(&json, key).ok()),
+            Some(json) if blob_exists => Ok(ArtifactMeta::parse(&json, key).ok()),
             _ => Ok(None),
         }
     }
@@ -183,7 +185,7 @@ impl CacheStore for RedisStore {
         let Some(json) = json else {
             return Ok(None);
         };
-        let meta = parse_meta(&json, key).map_err(|reason| self.evict(key, reason))?;
+        let meta = ArtifactMeta::parse(&json, key).map_err(|reason| self.evict(key, reason))?;
         if !blob_exists {
             tracing::debug!(key, "Redis metadata without its blob: a miss; deleting it");
             if let Err(e) = self.pool.call("delete orphan metadata", |con| {
@@ -314,35 +316,6 @@ fn store_error(key: &str, e: RedisError) -> CacheError {
     CacheError::Store {
         key: key.to_owned(),
         source: io::Error::other(e),
-    }
-}
-
-/// Metadata read back is trusted only if it parses, has our format and names our key.
-fn parse_meta(json: &[u8], key: &str) -> Result<ArtifactMeta, String> {
-    let meta: ArtifactMeta =
-        serde_json::from_slice(json).map_err(|e| format!("unreadable metadata: {e}"))?;
-    if meta.format != FORMAT_VERSION {
-        return Err(format!(
-            "metadata format {} is not {FORMAT_VERSION}",
-            meta.format
-        ));
-    }
-    if meta.key != key {
-        return Err(format!("metadata is for key `{}`", meta.key));
-    }
-    Ok(meta)
-}
-
-/// The same alphabet as the local store, so a key can never smuggle a `:` into the layout.
-fn validate_key(key: &str) -> Result<(), CacheError> {
-    let ok = (2..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(CacheError::InvalidKey { key: key.into() })
     }
 }
 

@@ -51,6 +51,7 @@ pub use error::CacheError;
 pub use fingerprint::{FINGERPRINT_VERSION, OutputsFingerprint, RACY_WINDOW};
 pub use local::{
     DEFAULT_MAX_UNPACKED_BYTES, LocalStore, LocalStoreOptions, Restored, STALE_TEMP_AGE,
+    validate_key,
 };
 pub use meta::{ArtifactInfo, ArtifactMeta, FORMAT_VERSION};
 pub use outputs::OutputGlobs;

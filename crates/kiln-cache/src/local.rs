@@ -412,8 +412,9 @@ impl CacheStore for LocalStore {
     }
 }
 
-/// Keys become file names, so they are held to a safe alphabet.
-fn validate_key(key: &str) -> Result<(), CacheError> {
+/// Keys become file names, URL paths and Redis key parts, so every store holds them to one
+/// safe alphabet: 2 to 128 ASCII letters, digits, `-` and `_`.
+pub fn validate_key(key: &str) -> Result<(), CacheError> {
     let ok = (2..=128).contains(&key.len())
         && key
             .bytes()

@@ -60,7 +60,7 @@ impl ArtifactMeta {
 
     /// Parses a sidecar read for `key`; any doubt (bad JSON, other format, other key) is an
     /// error message describing why the entry cannot be trusted.
-    pub(crate) fn parse(bytes: &[u8], key: &str) -> Result<Self, String> {
+    pub fn parse(bytes: &[u8], key: &str) -> Result<Self, String> {
         let meta: Self =
             serde_json::from_slice(bytes).map_err(|e| format!("unreadable metadata: {e}"))?;
         if meta.format != FORMAT_VERSION {
