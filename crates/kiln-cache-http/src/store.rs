@@ -177,18 +177,12 @@ impl HttpStore {
         key: &str,
         scratch_dir: &Path,
     ) -> Result<Option<tempfile::TempPath>, CacheError> {
-        validate_key(key)?;
+        let Some(response) = self.get(key)? else {
+            return Ok(None);
+        };
         let read_err = |source| CacheError::Read {
             key: key.to_string(),
             source,
-        };
-        let Some(response) = self
-            .exchange("GET", key, || {
-                self.request("GET", key).call().map_err(Box::new)
-            })
-            .map_err(read_err)?
-        else {
-            return Ok(None);
         };
         let tag = self.expected_tag(key, &response)?;
         let (file, path) = temp_in(scratch_dir).map_err(read_err)?;
@@ -208,6 +202,18 @@ impl HttpStore {
 
     /// The tag the object must match, or an error for an unsigned object when signatures
     /// are required.
+    /// `GET` of the object under `key` (after checking the key): `None` on a miss.
+    fn get(&self, key: &str) -> Result<Option<ureq::Response>, CacheError> {
+        validate_key(key)?;
+        self.exchange("GET", key, || {
+            self.request("GET", key).call().map_err(Box::new)
+        })
+        .map_err(|source| CacheError::Read {
+            key: key.to_string(),
+            source,
+        })
+    }
+
     fn expected_tag(
         &self,
         key: &str,
@@ -237,17 +243,7 @@ impl CacheStore for HttpStore {
     }
 
     fn contains(&self, key: &str) -> Result<Option<ArtifactMeta>, CacheError> {
-        validate_key(key)?;
-        let read_err = |source| CacheError::Read {
-            key: key.to_string(),
-            source,
-        };
-        let Some(response) = self
-            .exchange("GET", key, || {
-                self.request("GET", key).call().map_err(Box::new)
-            })
-            .map_err(read_err)?
-        else {
+        let Some(response) = self.get(key)? else {
             return Ok(None);
         };
         let mut body = response.into_reader();
@@ -259,18 +255,12 @@ impl CacheStore for HttpStore {
     }
 
     fn fetch(&self, key: &str, scratch_dir: &Path) -> Result<Option<PackedArtifact>, CacheError> {
-        validate_key(key)?;
+        let Some(response) = self.get(key)? else {
+            return Ok(None);
+        };
         let read_err = |source| CacheError::Read {
             key: key.to_string(),
             source,
-        };
-        let Some(response) = self
-            .exchange("GET", key, || {
-                self.request("GET", key).call().map_err(Box::new)
-            })
-            .map_err(read_err)?
-        else {
-            return Ok(None);
         };
         let tag = self.expected_tag(key, &response)?;
         let mut body = response.into_reader();

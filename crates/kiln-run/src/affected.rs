@@ -17,6 +17,7 @@ use kiln_hash::InputMatcher;
 use kiln_workspace::Workspace;
 
 use crate::RunError;
+use crate::hashing::split_root_inputs;
 
 /// Files whose change affects every task: the pipeline's definition.
 const CONFIG_FILES: [&str; 4] = [
@@ -151,28 +152,8 @@ pub fn files_by_package(
     out
 }
 
-/// `$TURBO_ROOT$/glob` inputs name root-relative files; the rest are the package's. A list
-/// of only root globs means "nothing of the package" (but its package.json).
-fn split_root_inputs(inputs: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut package = Vec::new();
-    let mut root = Vec::new();
-    for input in inputs {
-        let (bang, rest) = match input.strip_prefix('!') {
-            Some(rest) => ("!", rest),
-            None => ("", input.as_str()),
-        };
-        match rest.strip_prefix("$TURBO_ROOT$/") {
-            Some(glob) => root.push(format!("{bang}{glob}")),
-            None => package.push(input.clone()),
-        }
-    }
-    if package.is_empty() && !inputs.is_empty() {
-        package.push("!**".to_string());
-    }
-    (package, root)
-}
-
-fn files_changed(files: &[&str]) -> String {
+/// `` `a` changed `` or `` `a` and 2 more files changed ``: why a task or package is affected.
+pub fn files_changed(files: &[&str]) -> String {
     match files {
         [one] => format!("`{one}` changed"),
         [first, rest @ ..] => format!("`{first}` and {} more files changed", rest.len()),

@@ -11,12 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use kiln_core::PackageName;
-use kiln_hash::{Digest, InputFile, StatCache, hash_files};
+use kiln_hash::Digest;
 use kiln_lockfile::{Importer, Lockfile};
 use kiln_workspace::{PackageKind, Workspace};
 use rayon::prelude::*;
-
-use crate::RunError;
 
 /// Each package's resolved third-party dependencies: name → version(s).
 #[derive(Debug, Default)]
@@ -32,31 +30,21 @@ pub struct LockfileText<'a> {
 
 impl ExternalVersions {
     /// From the lockfiles on disk.
-    pub fn resolve(ws: &Workspace, stat_cache: &StatCache) -> Result<Self, RunError> {
-        let mut texts = Vec::new();
-        for path in [ws.lockfile.as_deref(), ws.cargo_lockfile.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            let abs = ws.root.join(path);
-            // Read once; the stat cache gives the whole-file fallback its digest cheaply.
-            let bytes = std::fs::read(&abs).ok();
-            let digest = bytes
-                .as_ref()
-                .and_then(|_| whole_file_digest(ws, path, stat_cache).ok());
-            texts.push((path, bytes, digest));
-        }
-        let node = texts
-            .iter()
-            .find(|(p, _, _)| Some(*p) == ws.lockfile.as_deref());
-        let cargo = texts
-            .iter()
-            .find(|(p, _, _)| Some(*p) == ws.cargo_lockfile.as_deref());
-        Ok(Self::build(
+    pub fn resolve(ws: &Workspace) -> Self {
+        let read = |path: &Path| std::fs::read(ws.root.join(path)).ok();
+        let node = ws.lockfile.as_deref().map(|p| (p, read(p)));
+        let cargo = ws.cargo_lockfile.as_deref().map(|p| (p, read(p)));
+        Self::from_texts(
             ws,
-            node.map(|(p, b, d)| (*p, b.as_deref(), *d)),
-            cargo.map(|(p, b, d)| (*p, b.as_deref(), *d)),
-        ))
+            node.as_ref().map(|(path, bytes)| LockfileText {
+                path,
+                text: bytes.as_deref(),
+            }),
+            cargo.as_ref().map(|(path, bytes)| LockfileText {
+                path,
+                text: bytes.as_deref(),
+            }),
+        )
     }
 
     /// From given lockfile contents (the lockfiles at another revision, for `--affected`).
@@ -65,15 +53,8 @@ impl ExternalVersions {
         node: Option<LockfileText<'_>>,
         cargo: Option<LockfileText<'_>>,
     ) -> Self {
-        fn with_digest<'t>(l: LockfileText<'t>) -> (&'t Path, Option<&'t [u8]>, Option<Digest>) {
-            (l.path, l.text, l.text.map(Digest::of_bytes))
-        }
-        Self::build(ws, node.map(with_digest), cargo.map(with_digest))
-    }
-
-    fn build(ws: &Workspace, node: Option<Source<'_>>, cargo: Option<Source<'_>>) -> Self {
-        let node = node.map(|(p, t, d)| Resolver::new(p, t, d));
-        let cargo = cargo.map(|(p, t, d)| Resolver::new(p, t, d));
+        let node = node.map(|l| Resolver::new(l.path, l.text));
+        let cargo = cargo.map(|l| Resolver::new(l.path, l.text));
         let by_package = ws
             .packages
             .par_iter()
@@ -142,9 +123,6 @@ impl ExternalVersions {
     }
 }
 
-/// A lockfile's path, content (`None`: it does not exist) and content digest.
-type Source<'a> = (&'a Path, Option<&'a [u8]>, Option<Digest>);
-
 /// One lockfile, parsed or (when it cannot be read) stood for by its digest.
 enum Resolver {
     Parsed(Lockfile),
@@ -153,7 +131,7 @@ enum Resolver {
 }
 
 impl Resolver {
-    fn new(path: &Path, text: Option<&[u8]>, digest: Option<Digest>) -> Self {
+    fn new(path: &Path, text: Option<&[u8]>) -> Self {
         let Some(bytes) = text else {
             return Resolver::Missing;
         };
@@ -170,7 +148,7 @@ impl Resolver {
                 );
                 Resolver::WholeFile {
                     entry: format!("lockfile {rel}"),
-                    digest: digest.unwrap_or_else(|| Digest::of_bytes(bytes)).to_hex(),
+                    digest: Digest::of_bytes(bytes).to_hex(),
                 }
             }
         }
@@ -212,22 +190,4 @@ impl Resolver {
             }
         }
     }
-}
-
-fn whole_file_digest(
-    ws: &Workspace,
-    path: &Path,
-    stat_cache: &StatCache,
-) -> Result<Digest, RunError> {
-    let rel = path.to_string_lossy().replace('\\', "/");
-    let file = InputFile {
-        abs: ws.root.join(path),
-        rel,
-    };
-    let digests = hash_files(std::slice::from_ref(&file), stat_cache, &ws.root)?;
-    Ok(digests
-        .into_iter()
-        .next()
-        .map(|(_, d)| d)
-        .unwrap_or_else(|| Digest::of_bytes(b"")))
 }

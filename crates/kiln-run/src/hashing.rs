@@ -64,7 +64,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let root = ws.root.as_path();
     let global_inputs = global_inputs(ctx)?;
     let global = global_inputs.digest();
-    let externals = crate::external::ExternalVersions::resolve(ws, ctx.stat_cache)?;
+    let externals = crate::external::ExternalVersions::resolve(ws);
     let platform = Platform::current();
 
     // One file walk per distinct (package dir, inputs, outputs).
@@ -215,8 +215,31 @@ fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
     }
 }
 
-/// The prefix Turborepo gives input globs relative to the workspace root.
-const TURBO_ROOT: &str = "$TURBO_ROOT$/";
+/// The prefix Turborepo gives input globs relative to the workspace root; root files join
+/// a task's manifest under it too.
+pub const TURBO_ROOT: &str = "$TURBO_ROOT$/";
+
+/// A task's `inputs` split into the package's globs and the `$TURBO_ROOT$/` ones (made
+/// root-relative, `!` kept). A list of only root globs takes nothing of the package but its
+/// package.json (an empty list would mean "the default inputs").
+pub(crate) fn split_root_inputs(inputs: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut package = Vec::new();
+    let mut root = Vec::new();
+    for input in inputs {
+        let (bang, rest) = match input.strip_prefix('!') {
+            Some(rest) => ("!", rest),
+            None => ("", input.as_str()),
+        };
+        match rest.strip_prefix(TURBO_ROOT) {
+            Some(glob) => root.push(format!("{bang}{glob}")),
+            None => package.push(input.clone()),
+        }
+    }
+    if package.is_empty() && !inputs.is_empty() {
+        package.push("!**".to_string());
+    }
+    (package, root)
+}
 
 /// The digested input files of one (package, inputs, outputs). Inputs written
 /// `$TURBO_ROOT$/glob` name files relative to the workspace root (Turborepo's syntax); they
@@ -231,23 +254,7 @@ fn group_files(
     all_dirs: &[&str],
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let root = ws.root.as_path();
-    let mut root_globs = Vec::new();
-    let mut package_inputs = Vec::new();
-    for input in inputs {
-        let (bang, rest) = match input.strip_prefix('!') {
-            Some(rest) => ("!", rest),
-            None => ("", input.as_str()),
-        };
-        match rest.strip_prefix(TURBO_ROOT) {
-            Some(glob) => root_globs.push(format!("{bang}{glob}")),
-            None => package_inputs.push(input.clone()),
-        }
-    }
-    if package_inputs.is_empty() && !inputs.is_empty() {
-        // Only root globs: nothing of the package but its package.json (an empty list would
-        // mean "the default inputs").
-        package_inputs.push("!**".to_string());
-    }
+    let (package_inputs, root_globs) = split_root_inputs(inputs);
     let exclude_dirs = match listed {
         Some(_) => Vec::new(),
         None => nested_package_dirs(dir, all_dirs),

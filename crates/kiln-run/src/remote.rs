@@ -20,6 +20,8 @@ use std::thread::JoinHandle;
 
 use kiln_cache::{CacheError, CacheStore, LocalStore, PackedArtifact};
 
+use crate::task::error_chain;
+
 /// How many finished artifacts may wait for upload.
 const QUEUE: usize = 64;
 
@@ -29,7 +31,8 @@ pub struct RemoteTier {
     read: bool,
     write: bool,
     warned: Arc<AtomicBool>,
-    uploads: Option<Mutex<SyncSender<PackedArtifact>>>,
+    /// The upload queue; taken (closed) by `finish`.
+    uploads: Mutex<Option<SyncSender<PackedArtifact>>>,
     uploader: Mutex<Option<JoinHandle<()>>>,
     uploaded: Arc<AtomicU64>,
 }
@@ -46,7 +49,7 @@ impl RemoteTier {
                 Arc::clone(&warned),
                 Arc::clone(&uploaded),
             );
-            (Some(Mutex::new(tx)), handle)
+            (Some(tx), handle)
         } else {
             (None, None)
         };
@@ -55,7 +58,7 @@ impl RemoteTier {
             read,
             write,
             warned,
-            uploads,
+            uploads: Mutex::new(uploads),
             uploader: Mutex::new(uploader),
             uploaded,
         }
@@ -98,22 +101,26 @@ impl RemoteTier {
 
     /// Queues `artifact` for upload (waits when the queue is full).
     pub fn push(&self, artifact: PackedArtifact) {
-        if let Some(tx) = &self.uploads {
-            let tx = tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Clone the sender so a full queue blocks only this task, not the lock.
+        let tx = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(tx) = tx {
             let _ = tx.send(artifact);
         }
     }
 
     /// Waits for every queued upload; returns how many artifacts were uploaded.
     pub fn finish(&self) -> u64 {
-        // Dropping the sender ends the uploader once the queue is empty.
-        if let Some(tx) = &self.uploads {
-            let (dead, _) = sync_channel(0);
-            drop(std::mem::replace(
-                &mut *tx.lock().unwrap_or_else(|p| p.into_inner()),
-                dead,
-            ));
-        }
+        // Closing the queue ends the uploader once it has drained it.
+        drop(
+            self.uploads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         if let Some(handle) = self
             .uploader
             .lock()
@@ -134,10 +141,10 @@ fn warn_once(warned: &AtomicBool, name: &str, e: &CacheError) {
     if !warned.swap(true, Ordering::Relaxed) {
         tracing::warn!(
             "the {name} cache is not answering ({}); going on with the local cache",
-            chain(e)
+            error_chain(e)
         );
     } else {
-        tracing::debug!("{name} cache: {}", chain(e));
+        tracing::debug!("{name} cache: {}", error_chain(e));
     }
 }
 
@@ -161,17 +168,6 @@ fn spawn_uploader(
         })
         .map_err(|e| tracing::warn!("cannot start the upload thread: {e}"))
         .ok()
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `--cache` / `KILN_CACHE`: `local:rw,remote:r` → read/write switches per tier. Missing

@@ -628,7 +628,7 @@ fn lines(log: &[u8]) -> impl Iterator<Item = String> + '_ {
 }
 
 /// An error and its sources on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

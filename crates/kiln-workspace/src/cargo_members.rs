@@ -280,25 +280,11 @@ fn walk(root: &Path, comps: &[Segment], rel: String, out: &mut Vec<String>) -> i
 
 /// Names of the visible subdirectories of `rel`; symlinks to directories only when `links`.
 fn subdirs(root: &Path, rel: &str, links: bool) -> io::Result<Vec<String>> {
-    let entries = match fs_err::read_dir(root.join(rel)) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if name.starts_with('.') || NEVER.contains(&name.as_str()) {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        if kind.is_dir() || links && kind.is_symlink() && entry.path().is_dir() {
-            names.push(name);
-        }
-    }
+    let mut names: Vec<String> = crate::members::visible_subdirs(&root.join(rel), NEVER)?
+        .into_iter()
+        .filter(|(_, real)| *real || links)
+        .map(|(name, _)| name)
+        .collect();
     names.sort();
     Ok(names)
 }

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
 
@@ -221,30 +221,36 @@ impl Walker<'_> {
 
     /// Visible subdirectories of `rel` (name, whether a real directory rather than a link).
     fn subdirs(&self, rel: &str) -> io::Result<Vec<(String, bool)>> {
-        let dir: PathBuf = self.root.join(rel);
-        let entries = match fs_err::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let mut dirs = Vec::new();
-        for entry in entries {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if name.starts_with('.') || NEVER.contains(&name.as_str()) {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                dirs.push((name, true));
-            } else if kind.is_symlink() && entry.path().is_dir() {
-                dirs.push((name, false));
-            }
-        }
-        Ok(dirs)
+        visible_subdirs(&self.root.join(rel), NEVER)
     }
+}
+
+/// The subdirectories of `dir` a workspace glob may enter: not hidden, not in `never`,
+/// with whether each is a real directory (`false`: a symlink to one). A missing `dir` has
+/// none.
+pub(crate) fn visible_subdirs(dir: &Path, never: &[&str]) -> io::Result<Vec<(String, bool)>> {
+    let entries = match fs_err::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') || never.contains(&name.as_str()) {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            dirs.push((name, true));
+        } else if kind.is_symlink() && entry.path().is_dir() {
+            dirs.push((name, false));
+        }
+    }
+    Ok(dirs)
 }
 
 fn join(rel: &str, name: &str) -> String {

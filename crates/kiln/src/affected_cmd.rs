@@ -6,7 +6,7 @@ use std::path::Path;
 
 use kiln_core::{PackageName, TaskName};
 use kiln_graph::{PackageGraph, TaskGraph};
-use kiln_run::{Affected, affected_tasks, files_by_package, global_change};
+use kiln_run::{Affected, affected_tasks, files_by_package, files_changed, global_change};
 use kiln_scm::{ChangedFiles, Git, Revision};
 use kiln_workspace::Workspace;
 use serde_json::json;
@@ -74,14 +74,11 @@ impl Change {
         }
         let mut direct: BTreeMap<PackageName, String> = self.external.clone();
         for (name, files) in files_by_package(ws, &self.files.files) {
-            let why = match files.as_slice() {
-                [(one, _)] => format!("`{one}` changed"),
-                [(first, _), rest @ ..] => {
-                    format!("`{first}` and {} more files changed", rest.len())
-                }
-                [] => continue,
-            };
-            direct.entry(name).or_insert(why);
+            if files.is_empty() {
+                continue;
+            }
+            let paths: Vec<&str> = files.iter().map(|(full, _)| full.as_str()).collect();
+            direct.entry(name).or_insert_with(|| files_changed(&paths));
         }
         let graph = PackageGraph::new(&ws.packages);
         let mut all = direct.clone();
@@ -104,58 +101,67 @@ pub(crate) fn run(
 ) -> Result<i32, Exit> {
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
     let change = Change::detect(&ws, range)?;
-    let mut out = std::io::stdout().lock();
     let head = change
         .head
         .clone()
         .unwrap_or_else(|| "the work tree".into());
-    if tasks.is_empty() {
+    let base = format!(
+        "{} ({})",
+        change.base.spec,
+        &change.base.commit[..change.base.commit.len().min(12)]
+    );
+    let changed = change.files.files.len();
+    // (what is listed, each with why, and the headline)
+    let (field, rows, headline) = if tasks.is_empty() {
         let packages = change.packages(&ws)?;
-        if json_output {
-            let value = json!({
-                "base": change.base.spec, "baseCommit": change.base.commit, "head": head,
-                "changedFiles": change.files.files,
-                "packages": packages.iter().map(|(name, why)| json!({"name": name.to_string(), "reason": why})).collect::<Vec<_>>(),
-            });
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
-            return Ok(0);
-        }
-        let _ = writeln!(
-            out,
-            "{} changed files between {} ({}) and {head}; {} affected packages",
-            change.files.files.len(),
-            change.base.spec,
-            &change.base.commit[..change.base.commit.len().min(12)],
+        let headline = format!(
+            "{changed} changed files between {base} and {head}; {} affected packages",
             packages.len()
         );
-        for (name, why) in &packages {
-            let _ = writeln!(out, "  {name}  ({why})");
-        }
-        return Ok(0);
-    }
-    let scope: BTreeSet<PackageName> = ws.packages.iter().map(|p| p.name.clone()).collect();
-    let names: Vec<TaskName> = tasks.iter().map(|t| TaskName::new(t.as_str())).collect();
-    let graph = TaskGraph::build(&ws, &names, &scope).map_err(|e| Exit::user(e.to_string()))?;
-    let affected = change.tasks(&ws, &graph)?;
-    let reason = |i: usize| -> String {
-        affected.direct.get(&i).cloned().unwrap_or_else(|| {
-            let dep = graph.deps()[i]
-                .iter()
-                .find(|d| affected.all.binary_search(d).is_ok())
-                .map(|&d| graph.nodes()[d].id.to_string())
-                .unwrap_or_default();
-            format!("depends on `{dep}`")
-        })
+        let rows: Vec<(String, String)> = packages
+            .into_iter()
+            .map(|(name, why)| (name.to_string(), why))
+            .collect();
+        ("packages", rows, headline)
+    } else {
+        let scope: BTreeSet<PackageName> = ws.packages.iter().map(|p| p.name.clone()).collect();
+        let names: Vec<TaskName> = tasks.iter().map(|t| TaskName::new(t.as_str())).collect();
+        let graph = TaskGraph::build(&ws, &names, &scope).map_err(|e| Exit::user(e.to_string()))?;
+        let affected = change.tasks(&ws, &graph)?;
+        let reason = |i: usize| -> String {
+            affected.direct.get(&i).cloned().unwrap_or_else(|| {
+                let dep = graph.deps()[i]
+                    .iter()
+                    .find(|d| affected.all.binary_search(d).is_ok())
+                    .map(|&d| graph.nodes()[d].id.to_string())
+                    .unwrap_or_default();
+                format!("depends on `{dep}`")
+            })
+        };
+        let headline = format!(
+            "{changed} changed files between {} and {head}; {} of {} tasks affected",
+            change.base.spec,
+            affected.all.len(),
+            graph.len()
+        );
+        let rows = affected
+            .all
+            .iter()
+            .map(|&i| (graph.nodes()[i].id.to_string(), reason(i)))
+            .collect();
+        ("tasks", rows, headline)
     };
+    let mut out = std::io::stdout().lock();
     if json_output {
+        let key = if field == "packages" { "name" } else { "task" };
+        let listed: Vec<_> = rows
+            .iter()
+            .map(|(what, why)| json!({ key: what, "reason": why }))
+            .collect();
         let value = json!({
             "base": change.base.spec, "baseCommit": change.base.commit, "head": head,
             "changedFiles": change.files.files,
-            "tasks": affected.all.iter().map(|&i| json!({"task": graph.nodes()[i].id.to_string(), "reason": reason(i)})).collect::<Vec<_>>(),
+            field: listed,
         });
         let _ = writeln!(
             out,
@@ -164,16 +170,9 @@ pub(crate) fn run(
         );
         return Ok(0);
     }
-    let _ = writeln!(
-        out,
-        "{} changed files between {} and {head}; {} of {} tasks affected",
-        change.files.files.len(),
-        change.base.spec,
-        affected.all.len(),
-        graph.len()
-    );
-    for &i in &affected.all {
-        let _ = writeln!(out, "  {}  ({})", graph.nodes()[i].id, reason(i));
+    let _ = writeln!(out, "{headline}");
+    for (what, why) in &rows {
+        let _ = writeln!(out, "  {what}  ({why})");
     }
     Ok(0)
 }

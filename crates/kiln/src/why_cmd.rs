@@ -205,7 +205,7 @@ fn leaf(ws: &Workspace, task: &TaskId, reason: &ChangeReason) -> String {
         .package(&task.package)
         .map(|p| p.dir.as_str())
         .unwrap_or_default();
-    let full = |path: &str| match (path.strip_prefix("$TURBO_ROOT$/"), dir) {
+    let full = |path: &str| match (path.strip_prefix(kiln_run::TURBO_ROOT), dir) {
         (Some(rooted), _) => rooted.to_string(),
         (None, "") => path.to_string(),
         (None, dir) => format!("{dir}/{path}"),
