@@ -26,7 +26,6 @@
 //! }
 //! ```
 
-mod breaker;
 mod config;
 mod envelope;
 mod signature;

@@ -27,10 +27,10 @@ use std::thread;
 
 use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact, validate_key};
 
-use crate::breaker::Breaker;
 use crate::config::HttpConfig;
 use crate::envelope::{self, HeaderError};
 use crate::signature::Signer;
+use kiln_cache::Breaker;
 
 /// A remote cache tier speaking the Turborepo HTTP API. Cheap to share across threads.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ impl HttpStore {
             .timeout(config.timeout)
             .user_agent(concat!("kiln/", env!("CARGO_PKG_VERSION")))
             .build();
-        let breaker = Breaker::new(config.breaker_threshold);
+        let breaker = Breaker::for_run(config.breaker_threshold);
         Self {
             config,
             agent,

@@ -30,7 +30,8 @@ pub struct RedisConfig {
     pub chunk_bytes: usize,
     /// After this many consecutive connection failures the store stops calling Redis.
     pub breaker_threshold: u32,
-    /// How long the tripped breaker answers errors before letting one call try again.
+    /// How long the tripped breaker answers errors before letting one call try again
+    /// (default: longer than any run, so a failing Redis is off for the rest of the run).
     pub breaker_cooldown: Duration,
 }
 
@@ -44,8 +45,8 @@ impl RedisConfig {
             timeout: DEFAULT_TIMEOUT,
             key_prefix: "kiln".into(),
             chunk_bytes: DEFAULT_CHUNK_BYTES,
-            breaker_threshold: 5,
-            breaker_cooldown: Duration::from_secs(30),
+            breaker_threshold: kiln_cache::DEFAULT_BREAKER_THRESHOLD,
+            breaker_cooldown: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use redis::{Client, Connection, RedisResult};
 
-use crate::breaker::Breaker;
 use crate::error::{RedisError, redact};
+use kiln_cache::Breaker;
 
 const MAX_IDLE: usize = 8;
 
@@ -79,7 +79,7 @@ impl Pool {
             }
             Err(source) => {
                 if is_connection_failure(&source) {
-                    self.breaker.failure(&self.url);
+                    self.breaker.failure(&self.url, &source);
                 }
                 Err(RedisError::Command {
                     url: self.url.clone(),

@@ -19,7 +19,6 @@
 //! # let _ = hit; Ok(()) }
 //! ```
 
-mod breaker;
 mod config;
 mod conn;
 mod error;

@@ -36,10 +36,10 @@ use kiln_cache::{
 };
 use tracing::instrument;
 
-use crate::breaker::Breaker;
 use crate::config::RedisConfig;
 use crate::conn::Pool;
 use crate::error::RedisError;
+use kiln_cache::Breaker;
 
 /// Publishes an uploaded blob and its metadata in one step; see the module notes.
 /// KEYS: tmp, blob, meta. ARGV: meta JSON, TTL in ms, expected blob length.

@@ -36,6 +36,7 @@
 //! ```
 
 mod artifact;
+mod breaker;
 mod digest;
 mod error;
 mod extract;
@@ -46,6 +47,7 @@ mod outputs;
 mod store;
 
 pub use artifact::{PackedArtifact, pack};
+pub use breaker::{Breaker, DEFAULT_BREAKER_THRESHOLD};
 pub use digest::BlobDigest;
 pub use error::CacheError;
 pub use fingerprint::{FINGERPRINT_VERSION, OutputsFingerprint, RACY_WINDOW};
