@@ -114,6 +114,7 @@ mod tests {
             exit_code: 0,
             files: 1,
             created_unix_ms: 5,
+            signature: None,
         }
     }
 

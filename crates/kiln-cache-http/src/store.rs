@@ -12,8 +12,9 @@
 //! - `fetch` streams the body into a temp file under `scratch_dir`, feeding the signature check
 //!   on the way, then verifies the blob against the header's digest and size. A bad header, a
 //!   short body, a digest mismatch or a missing/wrong signature is [`CacheError::Corrupt`]
-//!   (the API cannot delete, so nothing is evicted: the next `store` of a fresh result under a
-//!   new key is the repair). Turborepo keys are content hashes, so keys are never rewritten.
+//!   (the API cannot delete; instead the store remembers the key, and its next `store` skips
+//!   the HEAD and PUTs the fresh result over the damaged object: the task that was rebuilt
+//!   because of it repairs the shared cache).
 //! - `store` first asks HEAD (first writer wins, and a present object costs no upload), then
 //!   streams header ‖ blob from disk with an exact `Content-Length`. With a signing key the
 //!   file is read twice (MAC first, since the tag is a header), never held in memory.
@@ -21,8 +22,10 @@
 //!   4xx answers are not (they will not change). Each operation that still fails counts
 //!   towards the [`Breaker`]; once open, every call fails at once without touching the network.
 
+use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Mutex;
 use std::thread;
 
 use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact, validate_key};
@@ -38,6 +41,8 @@ pub struct HttpStore {
     config: HttpConfig,
     agent: ureq::Agent,
     breaker: Breaker,
+    /// Keys whose object was found damaged: their next `store` overwrites them.
+    damaged: Mutex<HashSet<String>>,
 }
 
 /// How one HTTP exchange ended, before it is turned into a [`CacheError`].
@@ -80,6 +85,7 @@ impl HttpStore {
             config,
             agent,
             breaker,
+            damaged: Mutex::new(HashSet::new()),
         }
     }
 
@@ -221,15 +227,16 @@ impl HttpStore {
     ) -> Result<Option<String>, CacheError> {
         let tag = response.header("x-artifact-tag").map(str::to_string);
         if self.config.signing_key.is_some() && tag.is_none() {
-            return Err(Self::corrupt(
-                key,
-                "unsigned object, and signatures are required",
-            ));
+            return Err(self.corrupt(key, "unsigned object, and signatures are required"));
         }
         Ok(tag)
     }
 
-    fn corrupt(key: &str, reason: impl Into<String>) -> CacheError {
+    fn corrupt(&self, key: &str, reason: impl Into<String>) -> CacheError {
+        self.damaged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string());
         CacheError::Corrupt {
             key: key.to_string(),
             reason: reason.into(),
@@ -250,7 +257,7 @@ impl CacheStore for HttpStore {
         match envelope::read_header(&mut body, key, |_| {}) {
             Ok(meta) => Ok(Some(meta)),
             Err(HeaderError::Io(e)) => Err(self.transfer_failed(key, e)),
-            Err(HeaderError::Invalid(reason)) => Err(Self::corrupt(key, reason)),
+            Err(HeaderError::Invalid(reason)) => Err(self.corrupt(key, reason)),
         }
     }
 
@@ -268,7 +275,7 @@ impl CacheStore for HttpStore {
         let meta = match envelope::read_header(&mut body, key, |b| header.extend_from_slice(b)) {
             Ok(meta) => meta,
             Err(HeaderError::Io(e)) => return Err(self.transfer_failed(key, e)),
-            Err(HeaderError::Invalid(reason)) => return Err(Self::corrupt(key, reason)),
+            Err(HeaderError::Invalid(reason)) => return Err(self.corrupt(key, reason)),
         };
 
         // The header announces the blob size, so the signed body length is known up front;
@@ -291,7 +298,7 @@ impl CacheStore for HttpStore {
             .map_err(|e| read_err(e.into_error()))?;
         drop(file);
         if copied != meta.blob.size {
-            return Err(Self::corrupt(
+            return Err(self.corrupt(
                 key,
                 if copied > meta.blob.size {
                     format!(
@@ -305,7 +312,12 @@ impl CacheStore for HttpStore {
         }
         check_signature(key, signer, tag)?;
         let artifact = PackedArtifact::from_parts(path, meta);
-        artifact.verify()?;
+        if let Err(e) = artifact.verify() {
+            if let CacheError::Corrupt { reason, .. } = e {
+                return Err(self.corrupt(key, reason));
+            }
+            return Err(e);
+        }
         Ok(Some(artifact))
     }
 
@@ -317,19 +329,24 @@ impl CacheStore for HttpStore {
             key: key.to_string(),
             source,
         };
-        if self
-            .exchange("HEAD", key, || {
-                self.request("HEAD", key).call().map_err(Box::new)
-            })
-            .map_err(store_err)?
-            .is_some()
+        let damaged = self
+            .damaged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+        if !damaged
+            && self
+                .exchange("HEAD", key, || {
+                    self.request("HEAD", key).call().map_err(Box::new)
+                })
+                .map_err(store_err)?
+                .is_some()
         {
             tracing::debug!(key, "already in the remote cache");
             return Ok(());
         }
         let header = envelope::header(meta);
-        let open = || fs_err::File::open(artifact.path());
-        let size = open().and_then(|f| f.metadata()).map_err(store_err)?.len();
+        let size = fs_err::metadata(artifact.path()).map_err(store_err)?.len();
         if size != meta.blob.size {
             return Err(store_err(io::Error::other(format!(
                 "{} is {size} bytes, its metadata says {}",
@@ -337,17 +354,48 @@ impl CacheStore for HttpStore {
                 meta.blob.size
             ))));
         }
+        self.put(key, &header, artifact.path(), size, meta.duration_ms)
+            .map_err(store_err)
+    }
+}
+
+impl HttpStore {
+    /// Uploads the file at `path` as the raw object under `key` (signed when a signing key
+    /// is configured), replacing what is there. The counterpart of
+    /// [`fetch_object`](Self::fetch_object), for interoperability: an object in Turborepo's
+    /// own format uploaded this way is restored by `turbo`.
+    pub fn store_object(&self, key: &str, path: &Path, duration_ms: u64) -> Result<(), CacheError> {
+        validate_key(key)?;
+        let store_err = |source| CacheError::Store {
+            key: key.to_string(),
+            source,
+        };
+        let size = fs_err::metadata(path).map_err(store_err)?.len();
+        self.put(key, &[], path, size, duration_ms)
+            .map_err(store_err)
+    }
+
+    /// PUTs `header` followed by the first `size` bytes of the file at `path`, streamed.
+    fn put(
+        &self,
+        key: &str,
+        header: &[u8],
+        path: &Path,
+        size: u64,
+        duration_ms: u64,
+    ) -> io::Result<()> {
+        let open = || fs_err::File::open(path);
         let tag = match self.signer(key, header.len() as u64 + size) {
             Some(mut signer) => {
-                signer.update(&header);
-                let mut file = open().map_err(store_err)?;
-                feed(&mut signer, &mut (&mut file).take(size)).map_err(store_err)?;
+                signer.update(header);
+                let mut file = open()?;
+                feed(&mut signer, &mut (&mut file).take(size))?;
                 Some(signer.tag())
             }
             None => None,
         };
         let length = (header.len() as u64 + size).to_string();
-        let duration = meta.duration_ms.to_string();
+        let duration = duration_ms.to_string();
         let result = self.exchange("PUT", key, || {
             let file = match open() {
                 Ok(file) => file,
@@ -361,15 +409,15 @@ impl CacheStore for HttpStore {
             if let Some(tag) = &tag {
                 req = req.set("x-artifact-tag", tag);
             }
-            req.send(io::Cursor::new(&header).chain(file.take(size)))
+            req.send(io::Cursor::new(header).chain(file.take(size)))
                 .map_err(Box::new)
-        });
-        match result.map_err(store_err)? {
+        })?;
+        match result {
             Some(_) => Ok(()),
-            None => Err(store_err(io::Error::other(format!(
+            None => Err(io::Error::other(format!(
                 "PUT {} answered 404",
                 self.url(key)
-            )))),
+            ))),
         }
     }
 }
@@ -402,10 +450,10 @@ fn check_signature(
     if let (Some(signer), Some(tag)) = (signer, tag)
         && !signer.verify(&tag)
     {
-        return Err(HttpStore::corrupt(
-            key,
-            "x-artifact-tag signature does not match",
-        ));
+        return Err(CacheError::Corrupt {
+            key: key.to_string(),
+            reason: "x-artifact-tag signature does not match".into(),
+        });
     }
     Ok(())
 }

@@ -53,17 +53,34 @@ const ZSTD_LEVEL: i32 = 3;
 pub struct PackedArtifact {
     blob: TempPath,
     meta: ArtifactMeta,
+    /// Bytes of file content and log packed, when this process packed it.
+    content_bytes: Option<u64>,
 }
 
 impl PackedArtifact {
     /// Wraps a blob obtained elsewhere (a remote download) with its metadata. Nothing is
     /// checked here: call [`PackedArtifact::verify`] before trusting it.
     pub fn from_parts(blob: TempPath, meta: ArtifactMeta) -> Self {
-        Self { blob, meta }
+        Self {
+            blob,
+            meta,
+            content_bytes: None,
+        }
+    }
+
+    /// The bytes of file content and log inside, known for an artifact packed by this process
+    /// (`None` for a download): what a restore will write, to compare with the store's limit.
+    pub fn content_bytes(&self) -> Option<u64> {
+        self.content_bytes
     }
 
     pub fn meta(&self) -> &ArtifactMeta {
         &self.meta
+    }
+
+    /// Signs the metadata (for upload to a store shared under a signing key).
+    pub fn sign(&mut self, signer: &crate::ArtifactSigner) {
+        self.meta.signature = Some(signer.sign(&self.meta));
     }
 
     /// Path of the compressed blob.
@@ -140,6 +157,7 @@ pub fn pack(
     tar.append_data(&mut header, LOG_ENTRY, log).map_err(fail)?;
 
     let mut files = 0u64;
+    let mut content_bytes = log.len() as u64;
     for entry in &found {
         let name = format!("{OUTPUTS_PREFIX}{}", entry.rel);
         let path = package_dir.join(&entry.rel);
@@ -156,6 +174,7 @@ pub fn pack(
                 };
                 tar.append_data(&mut header, &name, exact).map_err(fail)?;
                 files += 1;
+                content_bytes += meta.len();
             }
             Kind::Dir => {
                 let meta = fs_err::symlink_metadata(&path).map_err(fail)?;
@@ -183,6 +202,7 @@ pub fn pack(
     Ok(PackedArtifact {
         blob,
         meta: ArtifactMeta::new(info, digest, files),
+        content_bytes: Some(content_bytes),
     })
 }
 

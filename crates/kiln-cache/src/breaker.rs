@@ -2,8 +2,8 @@
 //! costs a build a few timeouts, not one per task.
 //!
 //! Closed: calls go through; each transport failure counts, any success resets the count.
-//! After `threshold` consecutive failures it opens, with one `warn!` naming the server and the
-//! last error: calls fail at once, without touching the network, for `cooldown`. After that
+//! After `threshold` consecutive failures it opens (logged at `info`: the cache tier above
+//! already warned once that the remote is not answering, and one warning is enough): calls fail at once, without touching the network, for `cooldown`. After that
 //! calls may try again (half-open): the first failure re-opens it at once, the first success
 //! closes it. Remote stores in a `kiln run` use [`Breaker::for_run`] (a cooldown longer than
 //! any run): a cache that failed repeatedly is off for the rest of the run, which is simpler
@@ -59,7 +59,7 @@ impl Breaker {
     }
 
     /// Counts a transport failure talking to `server`; returns true when this one tripped the
-    /// breaker (it then warns, once per trip, from whichever thread tripped it).
+    /// breaker (it then logs, once per trip, from whichever thread tripped it).
     pub fn failure(&self, server: &str, error: &dyn Display) -> bool {
         let failures = self
             .failures
@@ -72,7 +72,7 @@ impl Breaker {
         let first_trip = open_until.is_none();
         *open_until = Some(Instant::now() + self.cooldown);
         if first_trip {
-            tracing::warn!(
+            tracing::info!(
                 server,
                 failures,
                 last_error = %error,

@@ -77,6 +77,13 @@ pub enum CacheError {
     /// low). Evicted, nothing of it was written.
     #[error("cache entry `{key}` expands past the {limit}-byte limit; it was evicted")]
     TooLarge { key: String, limit: u64 },
+
+    /// A fresh result larger than the store restores: storing it would only make every later
+    /// restore refuse it.
+    #[error(
+        "the outputs of `{key}` take {bytes} bytes, more than the {limit}-byte limit per artifact (kiln.toml `[cache] max_artifact_size`); not cached"
+    )]
+    TooLargeToStore { key: String, bytes: u64, limit: u64 },
 }
 
 impl CacheError {

@@ -166,8 +166,15 @@ fn scan_entries(
     let mut log = None;
     let mut files = 0;
     let mut outputs: HashMap<String, Planned> = HashMap::new();
+    // What the headers announce counts against the limit before any of it is read, so a
+    // bomb announcing one huge file is refused after one header, not after gigabytes.
+    let mut announced: u64 = 0;
     for entry in archive.entries().map_err(failed)? {
         let mut entry = entry.map_err(failed)?;
+        announced = announced.saturating_add(entry.size());
+        if announced > limit {
+            return Err(Refusal::TooLarge);
+        }
         match classify(&entry, globs)? {
             Item::Log => {
                 if log.is_some() {

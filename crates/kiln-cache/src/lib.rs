@@ -9,6 +9,11 @@
 //! checks every entry, brings the package's outputs in line (leaving identical ones
 //! untouched, so a concurrent reader is never disturbed) and hands back the log to replay.
 //!
+//! The local store is bounded: a hit records the entry's last use (cheaply, see
+//! [`LocalStore`]), [`LocalStore::prune`] evicts by age and least recent use under a
+//! [`PrunePolicy`] ([`LocalStore::auto_prune`] after runs), [`LocalStore::verify`] re-checks
+//! every blob, and [`LocalStore::usage`]/[`LocalStore::list`] say what is stored.
+//!
 //! Main types: [`LocalStore`] (layout documented on it), [`PackedArtifact`], [`ArtifactMeta`],
 //! [`OutputGlobs`] (what counts as an output), [`CacheStore`] (contracts for tiers),
 //! [`CacheError`]. The format and the restore checks are described in the design notes of
@@ -44,6 +49,7 @@ mod fingerprint;
 mod local;
 mod meta;
 mod outputs;
+mod signature;
 mod store;
 
 pub use artifact::{PackedArtifact, pack};
@@ -52,9 +58,11 @@ pub use digest::BlobDigest;
 pub use error::CacheError;
 pub use fingerprint::{FINGERPRINT_VERSION, OutputsFingerprint, RACY_WINDOW};
 pub use local::{
-    DEFAULT_MAX_UNPACKED_BYTES, LocalStore, LocalStoreOptions, Restored, STALE_TEMP_AGE,
-    validate_key,
+    AUTO_PRUNE_TARGET_PERCENT, BadEntry, CacheEntry, CacheUsage, DEFAULT_MAX_UNPACKED_BYTES,
+    LAST_USE_RESOLUTION, LocalStore, LocalStoreOptions, PrunePolicy, PruneReport, Restored,
+    STALE_TEMP_AGE, VerifyReport, validate_key,
 };
 pub use meta::{ArtifactInfo, ArtifactMeta, FORMAT_VERSION};
 pub use outputs::OutputGlobs;
+pub use signature::{ArtifactSigner, SignatureError};
 pub use store::CacheStore;

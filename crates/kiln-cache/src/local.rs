@@ -15,13 +15,22 @@ use crate::meta::{ArtifactMeta, FORMAT_VERSION};
 use crate::outputs::OutputGlobs;
 use crate::store::CacheStore;
 
+mod inventory;
+mod last_use;
+mod prune;
 mod scratch;
+mod verify;
 
+pub use inventory::{CacheEntry, CacheUsage};
+pub use last_use::LAST_USE_RESOLUTION;
+pub use prune::{AUTO_PRUNE_TARGET_PERCENT, PrunePolicy, PruneReport};
 pub use scratch::STALE_TEMP_AGE;
 use scratch::remove_stale_temp_files;
+pub use verify::{BadEntry, VerifyReport};
 
-/// Default for [`LocalStoreOptions::max_unpacked_bytes`]: 10 GiB.
-pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 10 << 30;
+/// Default for [`LocalStoreOptions::max_unpacked_bytes`]: 4 GiB, far above a normal task's
+/// outputs and far below what a decompression bomb would fill a disk with.
+pub const DEFAULT_MAX_UNPACKED_BYTES: u64 = 4 << 30;
 
 /// Options of a [`LocalStore`].
 #[derive(Clone, Debug)]
@@ -68,7 +77,14 @@ pub struct Restored {
 ///       9f2c…e1.tar.zst           the blob: zstd-compressed tar (see `artifact.rs`)
 ///       9f2c…e1.json              the metadata (`ArtifactMeta`), written after the blob
 ///   tmp/                          scratch: packs in progress, downloads (`scratch_dir`)
+///   prune.stamp                   mtime = the last automatic size check (`auto_prune`)
 /// ```
+///
+/// The metadata file's mtime is the entry's **last use**: set when it is written, moved
+/// forward by a hit ([`get`](LocalStore::get), and so `restore`, `read_log`, `fetch`) at most
+/// once per [`LAST_USE_RESOLUTION`], so a warm rerun of 2,000 tasks writes nothing.
+/// [`prune`](LocalStore::prune) evicts by it (least recently used first) with one `stat` per
+/// file, never reading a blob.
 ///
 /// # Invariants
 ///
@@ -81,7 +97,13 @@ pub struct Restored {
 ///   rename the new metadata in. A reader that read the old metadata and opens the new blob
 ///   sees a digest mismatch; the eviction that follows waits for the lock, then sees metadata
 ///   naming another blob and leaves the new entry alone.
-/// - Eviction (under the same lock) removes the metadata first, then the blob.
+/// - Eviction (under the same lock) removes the metadata first, then the blob: a reader sees
+///   the whole entry or a miss (or, if it read the metadata just before, a missing blob,
+///   which it treats as a miss too). Pruning re-reads the last use under the lock and keeps an
+///   entry used since it chose it.
+/// - Temp files (`.blob-*`, `.meta-*` in shards, anything in `tmp/`) belong to writes in
+///   progress: pruning, verifying and clearing leave them alone until older than
+///   [`STALE_TEMP_AGE`].
 /// - Temp files a killed process left in `tmp/` are removed by [`open`](LocalStore::open) once
 ///   older than [`STALE_TEMP_AGE`].
 /// - Nothing is fsynced. A crash can leave a torn file behind a rename; the digest check on
@@ -89,6 +111,7 @@ pub struct Restored {
 ///   correctness. That keeps a 2,000-package rerun free of 4,000 fsyncs.
 #[derive(Debug)]
 pub struct LocalStore {
+    dir: PathBuf,
     artifacts: PathBuf,
     scratch: PathBuf,
     options: LocalStoreOptions,
@@ -112,10 +135,16 @@ impl LocalStore {
             })?;
         }
         Ok(Self {
+            dir: dir.to_path_buf(),
             artifacts,
             scratch,
             options,
         })
+    }
+
+    /// The directory the store was opened at (`<repo>/.kiln/cache`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Where to [`crate::pack`] artifacts bound for this store: on its filesystem, so storing
@@ -124,22 +153,40 @@ impl LocalStore {
         &self.scratch
     }
 
-    /// The metadata of the entry for `key`, or `None`. Unreadable metadata evicts the entry
-    /// and is reported as [`CacheError::Corrupt`].
+    /// The metadata of the entry for `key`, or `None`. This is a use of the entry (the hit
+    /// path when outputs are already in place): its last use is refreshed (see the layout).
+    /// Unreadable metadata evicts the entry and is reported as [`CacheError::Corrupt`].
     pub fn get(&self, key: &str) -> Result<Option<ArtifactMeta>, CacheError> {
+        self.read_meta(key, true)
+    }
+
+    /// Like [`get`](Self::get) without counting as a use: for lookups that restore nothing
+    /// (dry runs, `kiln why`, estimates, [`CacheStore::contains`]).
+    pub fn peek(&self, key: &str) -> Result<Option<ArtifactMeta>, CacheError> {
+        self.read_meta(key, false)
+    }
+
+    fn read_meta(&self, key: &str, used: bool) -> Result<Option<ArtifactMeta>, CacheError> {
+        use std::io::Read;
         validate_key(key)?;
-        let bytes = match fs_err::read(self.meta_path(key)) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(CacheError::Read {
-                    key: key.into(),
-                    source,
-                });
-            }
+        let read_error = |source| CacheError::Read {
+            key: key.into(),
+            source,
         };
+        let mut file = match fs_err::File::open(self.meta_path(key)) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(read_error(source)),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(read_error)?;
         match ArtifactMeta::parse(&bytes, key) {
-            Ok(meta) => Ok(Some(meta)),
+            Ok(meta) => {
+                if used {
+                    last_use::refresh(file.file(), SystemTime::now());
+                }
+                Ok(Some(meta))
+            }
             Err(reason) => {
                 self.evict_unless_replaced(key, None);
                 Err(CacheError::Corrupt {
@@ -172,6 +219,14 @@ impl LocalStore {
         replace: bool,
     ) -> Result<(), CacheError> {
         validate_key(key)?;
+        let limit = self.options.max_unpacked_bytes;
+        if let Some(bytes) = packed.content_bytes().filter(|&b| b > limit) {
+            return Err(CacheError::TooLargeToStore {
+                key: key.to_string(),
+                bytes,
+                limit,
+            });
+        }
         if packed.meta().key != key {
             return Err(CacheError::KeyMismatch {
                 key: key.into(),
@@ -377,7 +432,7 @@ impl CacheStore for LocalStore {
     }
 
     fn contains(&self, key: &str) -> Result<Option<ArtifactMeta>, CacheError> {
-        self.get(key)
+        self.peek(key)
     }
 
     fn fetch(&self, key: &str, scratch_dir: &Path) -> Result<Option<PackedArtifact>, CacheError> {
@@ -485,3 +540,6 @@ fn in_dir(e: io::Error, dir: &Path) -> io::Error {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod bounded_tests;

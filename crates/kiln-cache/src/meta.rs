@@ -35,6 +35,10 @@ pub struct ArtifactMeta {
     pub files: u64,
     /// When the artifact was packed, in milliseconds since the Unix epoch.
     pub created_unix_ms: u64,
+    /// The [`crate::ArtifactSigner`] signature of the other fields, when a signing key was set
+    /// where the artifact was uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl ArtifactMeta {
@@ -50,6 +54,7 @@ impl ArtifactMeta {
             exit_code: info.exit_code,
             files,
             created_unix_ms,
+            signature: None,
         }
     }
 

@@ -18,9 +18,15 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use kiln_cache::{CacheError, CacheStore, LocalStore, PackedArtifact};
+use kiln_cache::{
+    ArtifactSigner, CacheError, CacheStore, LocalStore, PackedArtifact, SignatureError,
+};
 
 use crate::task::error_chain;
+
+mod prefetch;
+
+use prefetch::{Claim, PREFETCH_THREADS, Prefetch};
 
 /// How many finished artifacts may wait for upload.
 const QUEUE: usize = 64;
@@ -30,11 +36,19 @@ pub struct RemoteTier {
     store: Arc<dyn CacheStore>,
     read: bool,
     write: bool,
+    /// With a signing key: uploads are signed, downloads not signed with it are misses.
+    signer: Option<ArtifactSigner>,
     warned: Arc<AtomicBool>,
+    /// One warning per kind of refused signature per run (a team that just turned signing on
+    /// would otherwise get one per task).
+    warned_unsigned: AtomicBool,
+    warned_wrong: AtomicBool,
+    warned_corrupt: AtomicBool,
     /// The upload queue; taken (closed) by `finish`.
     uploads: Mutex<Option<SyncSender<PackedArtifact>>>,
     uploader: Mutex<Option<JoinHandle<()>>>,
     uploaded: Arc<AtomicU64>,
+    prefetch: Prefetch,
 }
 
 impl RemoteTier {
@@ -57,11 +71,22 @@ impl RemoteTier {
             store,
             read,
             write,
+            signer: None,
             warned,
+            warned_unsigned: AtomicBool::new(false),
+            warned_wrong: AtomicBool::new(false),
+            warned_corrupt: AtomicBool::new(false),
             uploads: Mutex::new(uploads),
             uploader: Mutex::new(uploader),
             uploaded,
+            prefetch: Prefetch::default(),
         }
+    }
+
+    /// Signs every upload with `signer` and accepts only downloads it signed.
+    pub fn with_signer(mut self, signer: Option<ArtifactSigner>) -> Self {
+        self.signer = signer;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -72,14 +97,73 @@ impl RemoteTier {
         self.write
     }
 
-    /// On a local miss: fetches `key` from the remote into the local store. `true` when the
-    /// local store now holds it.
+    /// Starts fetching `keys` (in plan order) into `local` on a few threads of `scope`, ahead
+    /// of the tasks that will look them up; keys the local cache holds are skipped. The
+    /// threads end when the keys are done or [`stop_prefetch`](Self::stop_prefetch) is called.
+    pub fn prefetch<'scope>(
+        &'scope self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        local: &'scope LocalStore,
+        keys: Vec<String>,
+    ) {
+        if !self.read || keys.is_empty() {
+            return;
+        }
+        // `KILN_REMOTE_CACHE_PREFETCH`: how many threads fetch ahead (0: only tasks fetch).
+        let threads = std::env::var("KILN_REMOTE_CACHE_PREFETCH")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(PREFETCH_THREADS)
+            .min(keys.len());
+        if threads == 0 {
+            return;
+        }
+        self.prefetch.enqueue(keys);
+        for _ in 0..threads {
+            let spawned = std::thread::Builder::new()
+                .name("kiln-prefetch".into())
+                .spawn_scoped(scope, move || {
+                    while let Some(key) = self.prefetch.next() {
+                        if matches!(local.peek(&key), Ok(Some(_))) {
+                            self.prefetch.release(&key);
+                            continue;
+                        }
+                        let hit = self.fetch_into(local, &key);
+                        self.prefetch.complete(&key, hit);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::debug!("cannot start a prefetch thread: {e}");
+                break;
+            }
+        }
+    }
+
+    /// Ends prefetching (after the fetches in flight), e.g. when the build is over.
+    pub fn stop_prefetch(&self) {
+        self.prefetch.stop();
+    }
+
+    /// On a local miss: fetches `key` from the remote into the local store (or waits for the
+    /// prefetch of it). `true` when the local store now holds it.
     pub fn pull_into(&self, local: &LocalStore, key: &str) -> bool {
         if !self.read {
             return false;
         }
+        match self.prefetch.claim(key) {
+            Claim::Done(hit) => hit,
+            Claim::Mine => {
+                let hit = self.fetch_into(local, key);
+                self.prefetch.complete(key, hit);
+                hit
+            }
+        }
+    }
+
+    fn fetch_into(&self, local: &LocalStore, key: &str) -> bool {
         let fetched = self.store.fetch(key, local.scratch_dir());
         match fetched {
+            Ok(Some(artifact)) if !self.signature_accepted(&artifact) => false,
             Ok(Some(artifact)) => match local.put(key, &artifact) {
                 Ok(()) => true,
                 Err(e) => {
@@ -89,7 +173,14 @@ impl RemoteTier {
             },
             Ok(None) => false,
             Err(e @ CacheError::Corrupt { .. }) => {
-                tracing::warn!("{} cache: {e}; running the task", self.name());
+                if self.warned_corrupt.swap(true, Ordering::Relaxed) {
+                    tracing::debug!("{} cache: {e}; running the task", self.name());
+                } else {
+                    tracing::warn!(
+                        "{} cache: {e}; the task runs (further ones are not reported)",
+                        self.name()
+                    );
+                }
                 false
             }
             Err(e) => {
@@ -99,8 +190,36 @@ impl RemoteTier {
         }
     }
 
-    /// Queues `artifact` for upload (waits when the queue is full).
-    pub fn push(&self, artifact: PackedArtifact) {
+    /// With a signing key, whether `artifact` carries its signature (else a warning).
+    fn signature_accepted(&self, artifact: &PackedArtifact) -> bool {
+        let Some(signer) = &self.signer else {
+            return true;
+        };
+        let Err(e) = signer.verify(artifact.meta()) else {
+            return true;
+        };
+        let warned = match e {
+            SignatureError::Missing => &self.warned_unsigned,
+            SignatureError::Wrong => &self.warned_wrong,
+        };
+        let key = &artifact.meta().key;
+        if warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!("{} cache: {key}: {e}; running the task", self.name());
+        } else {
+            tracing::warn!(
+                "{} cache: {e} (key {key}); not used, the task runs (further ones are not reported)",
+                self.name()
+            );
+        }
+        false
+    }
+
+    /// Queues `artifact` for upload (waits when the queue is full), signed when a signing
+    /// key is set.
+    pub fn push(&self, mut artifact: PackedArtifact) {
+        if let Some(signer) = &self.signer {
+            artifact.sign(signer);
+        }
         // Clone the sender so a full queue blocks only this task, not the lock.
         let tx = self
             .uploads

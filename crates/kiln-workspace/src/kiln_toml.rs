@@ -32,6 +32,10 @@
 //!
 //! [tasks."@acme/web#build"]                # root only: one package's task
 //! outputs = [".next/**"]
+//!
+//! [cache]                                  # root only: limits of the local cache
+//! max_size = "20GB"                        # default 10GiB; 0 or "off": no limit
+//! max_age = "30d"                          # evict entries unused this long; default: none
 //! ```
 //!
 //! Unknown keys are errors, reported with their line and column.
@@ -53,6 +57,7 @@ pub(crate) struct KilnToml {
     pub(crate) package: Option<Spanned<PackageTable>>,
     #[serde(default)]
     tasks: BTreeMap<Spanned<String>, TaskTable>,
+    pub(crate) cache: Option<Spanned<crate::cache_config::CacheTable>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,11 +140,20 @@ pub(crate) fn parse(file: &Path, text: &str, place: Place) -> Result<KilnToml, C
         Place::Member => config
             .workspace
             .as_ref()
-            .map(|w| (w.span(), "[workspace]", "the root")),
+            .map(|w| (w.span(), "[workspace]", "the root"))
+            .or_else(|| {
+                config
+                    .cache
+                    .as_ref()
+                    .map(|c| (c.span(), "[cache]", "the root"))
+            }),
     };
     if let Some((span, table, owner)) = misplaced {
         let msg = format!("{table} belongs in {owner} kiln.toml");
         return Err(ConfigError::new(file, text, span, msg, "not allowed here"));
+    }
+    if let Some(cache) = &config.cache {
+        cache.get_ref().check(file, text)?;
     }
     for (name, task) in &config.tasks {
         let error = |span, msg: String, label: &str| ConfigError::new(file, text, span, msg, label);

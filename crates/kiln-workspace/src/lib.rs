@@ -10,6 +10,7 @@
 //! config files give a [`ConfigError`], a `miette` diagnostic pointing at the offending token.
 //! The `kiln.toml` schema is documented in the `kiln_toml` module.
 
+mod cache_config;
 mod cargo_members;
 mod cargo_toml;
 mod discover;
@@ -28,5 +29,6 @@ pub mod units;
 #[cfg(test)]
 mod tests;
 
+pub use cache_config::{CacheConfig, parse_cache_limit_age, parse_cache_limit_size};
 pub use error::{ConfigError, WorkspaceError};
 pub use types::*;

@@ -33,7 +33,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok((value * scale).round() as u64)
 }
 
-/// A duration from `"90s"`, `"10m"`, `"1h30m"`, `"500ms"`, or a plain number of seconds.
+/// A duration from `"90s"`, `"10m"`, `"1h30m"`, `"500ms"`, `"14d"`, `"2w"`, or a plain
+/// number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration (try \"30s\", \"10m\" or \"1h30m\")");
     let t = text.trim();
@@ -61,6 +62,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
+            "d" => 86400.0,
+            "w" => 7.0 * 86400.0,
             _ => return Err(bad()),
         };
         total += Duration::from_secs_f64(value * seconds);
@@ -94,6 +97,8 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("14d"), Ok(Duration::from_secs(14 * 86400)));
+        assert_eq!(parse_duration("1w2d"), Ok(Duration::from_secs(9 * 86400)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("").is_err());

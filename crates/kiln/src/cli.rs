@@ -54,6 +54,61 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Inspect, bound, check or empty the local cache (`.kiln/cache/`).
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Entries, size, ages and limits, and the hit rate of the last 20 runs.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line per entry: key, task, size, files, created, last used, original duration.
+    Ls {
+        #[arg(long)]
+        json: bool,
+        /// `used`: least recently used first (the next to be pruned); `size`: largest
+        /// first; `age`: oldest first.
+        #[arg(long, value_enum, default_value = "used")]
+        sort: CacheSort,
+    },
+    /// Evict entries unused for longer than the age limit, then the least recently used
+    /// until the cache fits its size limit. Without flags, the configured limits apply
+    /// (kiln.toml `[cache]`, `KILN_CACHE_MAX_SIZE`/`KILN_CACHE_MAX_AGE`, default 10GiB).
+    Prune {
+        /// The most the cache may keep (`10GB`, `512MiB`); `0` empties it.
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+        /// Evict entries not used for this long (`14d`, `12h`).
+        #[arg(long, value_name = "AGE")]
+        max_age: Option<String>,
+        /// Print what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Recompute every blob's digest and size against its metadata and evict the damaged
+    /// entries (exit 1 if any); remove leftovers of killed processes.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every entry.
+    Clear {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CacheSort {
+    Used,
+    Size,
+    Age,
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,7 +28,7 @@ pub(crate) fn print(
         .zip(hashed)
         .map(|(node, h)| {
             let cacheable = node.task.cache && !node.task.persistent && !node.is_noop();
-            let cached = cacheable && matches!(store.get(&h.key.to_hex()), Ok(Some(_)));
+            let cached = cacheable && matches!(store.peek(&h.key.to_hex()), Ok(Some(_)));
             Row {
                 node,
                 hashed: h,

@@ -4,6 +4,7 @@
 //! own exit code, 130 when interrupted.
 
 mod affected_cmd;
+mod cache_cmd;
 mod cli;
 mod console;
 mod dry_run;
@@ -46,6 +47,7 @@ fn run(cli: Cli) -> Result<i32, Exit> {
             affected_cmd::run(&cwd, &tasks, &range.into(), json)
         }
         Command::State { command } => state_cmd::run(&cwd, &command),
+        Command::Cache { command } => cache_cmd::run(&cwd, &command),
     }
 }
 

@@ -50,7 +50,8 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         ("hash", planned, hashed_at),
     ];
 
-    let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
+    let options = crate::cache_cmd::store_options(&ws).map_err(Exit::user)?;
+    let store = LocalStore::open_with(&ws.root.join(".kiln").join("cache"), options)
         .map_err(|e| Exit::user(error_chain(&e)))?;
     if let Some(format) = args.dry_run {
         dry_run::print(format, &ws, &graph, hashed, &store);
@@ -119,8 +120,12 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         .map_err(|e| Exit::user(format!("--cache: {e}")))?;
     let remote = match modes.remote {
         (false, false) => None,
-        (read, write) => crate::remote_cache::open(&ws, args.remote_cache.as_deref())?
-            .map(|store| kiln_run::RemoteTier::new(store, read, write && !args.no_cache)),
+        (read, write) => {
+            crate::remote_cache::open(&ws, args.remote_cache.as_deref())?.map(|store| {
+                kiln_run::RemoteTier::new(store, read, write && !args.no_cache)
+                    .with_signer(crate::remote_cache::signer())
+            })
+        }
     };
     let ctx = TaskContext {
         workspace: &ws,
@@ -157,7 +162,18 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         continue_on_failure: args.continue_on_failure,
         durations: durations.all().clone(),
     };
-    let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
+    let reports = std::thread::scope(|scope| {
+        if let Some(remote) = &remote
+            && ctx.cache.read
+        {
+            remote.prefetch(scope, &store, prefetch_keys(&graph, hashed, &output_state));
+        }
+        let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
+        if let Some(remote) = &remote {
+            remote.stop_prefetch();
+        }
+        reports
+    });
     if let Some(monitor) = monitor {
         monitor.stop();
     }
@@ -194,6 +210,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     if let Err(e) = record::write(&ws.root, &args.tasks, &reports, wall) {
         tracing::warn!("could not write the run record: {e}");
     }
+    crate::cache_cmd::prune_after_run(&ws, &store, &reports);
     if was_interrupted {
         return Ok(130);
     }
@@ -220,8 +237,27 @@ fn estimates(
         .nodes()
         .iter()
         .zip(hashed)
-        .filter(|(_, h)| force || !matches!(store.get(&h.key.to_hex()), Ok(Some(_))))
+        .filter(|(_, h)| force || !matches!(store.peek(&h.key.to_hex()), Ok(Some(_))))
         .filter_map(|(node, _)| Some((node.id.clone(), durations.get(&node.id)?)))
+        .collect()
+}
+
+/// The keys a run will look up in the remote cache, in plan order: cacheable tasks whose
+/// outputs were not last restored or built under the same key (those are likely in place,
+/// and need no artifact).
+fn prefetch_keys(
+    graph: &TaskGraph,
+    hashed: &[kiln_run::HashedTask],
+    outputs: &OutputState,
+) -> Vec<String> {
+    graph
+        .nodes()
+        .iter()
+        .zip(hashed)
+        .filter(|(node, _)| node.task.cache && !node.task.persistent && !node.is_noop())
+        .map(|(node, h)| (node, h.key.to_hex()))
+        .filter(|(node, key)| outputs.get(&node.id).is_none_or(|r| r.key != *key))
+        .map(|(_, key)| key)
         .collect()
 }
 

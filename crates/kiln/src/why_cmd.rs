@@ -47,7 +47,7 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
     };
     let node = graph.node(&id);
     let cacheable = node.is_some_and(|n| n.task.cache && !n.task.persistent && !n.is_noop());
-    let cached = cacheable && matches!(store.get(&key.to_hex()), Ok(Some(_)));
+    let cached = cacheable && matches!(store.peek(&key.to_hex()), Ok(Some(_)));
     let last = state.task(&id).and_then(|s| s.last().cloned());
 
     let mut out = std::io::stdout().lock();

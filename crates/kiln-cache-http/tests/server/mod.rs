@@ -4,18 +4,28 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use kiln_testkit::ServerProcess;
+pub(crate) use kiln_testkit::{free_port, repo_root};
 
 pub(crate) const TOKEN: &str = "kiln-test-token";
 pub(crate) const TEAM: &str = "team_kiln";
 
 pub(crate) struct Server {
-    child: Child,
+    process: ServerProcess,
     pub(crate) port: u16,
-    pub(crate) storage: tempfile::TempDir,
+    pub(crate) storage: Storage,
+}
+
+/// Where the server keeps its objects (the server's scratch directory).
+pub(crate) struct Storage(PathBuf);
+
+impl Storage {
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.0
+    }
 }
 
 impl Server {
@@ -54,55 +64,21 @@ impl Server {
         if let Some(key) = signature_key {
             cmd.env("TURBO_REMOTE_CACHE_SIGNATURE_KEY", key);
         }
-        let mut child = cmd.spawn().expect("node runs");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        // Poll until the port accepts: the server's start-up time varies with machine load.
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("remote cache server exited early: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "remote cache server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let storage_path = storage.path().to_path_buf();
+        let process = ServerProcess::spawn("turborepo-remote-cache", cmd, port, storage);
         Self {
-            child,
+            process,
             port,
-            storage,
+            storage: Storage(storage_path),
         }
     }
 
     pub(crate) fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.process.url("http")
     }
 
     /// Where the server keeps the object for `key` of the test team.
     pub(crate) fn object_path(&self, key: &str) -> PathBuf {
         self.storage.path().join(TEAM).join(key)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-pub(crate) fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .unwrap()
-        .to_path_buf()
 }

@@ -1,17 +1,30 @@
 //! Cleaning up after killed processes: a pack, download or store interrupted by a kill leaves
 //! its temp file behind (the drop that deletes it never runs). Those in the scratch directory
-//! are removed when a store is opened; checking only `tmp/`, never the shards, keeps opening
-//! a large cache cheap.
+//! are removed when a store is opened; checking only `tmp/` there, never the shards, keeps
+//! opening a large cache cheap. Those in shards are removed by prune, verify and clear, which
+//! walk the shards anyway.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// How old a temp file in `tmp/` must be for [`LocalStore::open`](crate::LocalStore::open) to
-/// remove it: no pack or download in progress goes that long without writing.
+/// How old a temp file must be for the store to remove it (in `tmp/` when the store is
+/// opened; in shards too when pruning, verifying or clearing): no pack or download in progress
+/// goes that long without writing.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// Name prefixes of the temp files this crate creates.
 const TEMP_PREFIXES: [&str; 3] = [".pack-", ".blob-", ".meta-"];
+
+/// Whether `name` is one of our temp files (a write in progress, or a killed one's leftover).
+pub(super) fn is_temp_name(name: &str) -> bool {
+    TEMP_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Whether a file last modified at `modified` is old enough to be a leftover.
+pub(super) fn is_stale(modified: SystemTime, now: SystemTime) -> bool {
+    now.duration_since(modified)
+        .is_ok_and(|age| age > STALE_TEMP_AGE)
+}
 
 /// Removes the temp files of killed processes from the scratch directory (only its top level,
 /// only our prefixes, only if it exists): a failure here costs disk space, never a run.
@@ -20,22 +33,27 @@ pub(super) fn remove_stale_temp_files(scratch: &Path, now: SystemTime) {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| TEMP_PREFIXES.iter().any(|p| n.starts_with(p)));
+        let ours = entry.file_name().to_str().is_some_and(is_temp_name);
         let stale = || {
             let meta = entry.metadata().ok()?;
-            let age = now.duration_since(meta.modified().ok()?).ok()?;
-            Some(meta.is_file() && age > STALE_TEMP_AGE)
+            Some(meta.is_file() && is_stale(meta.modified().ok()?, now))
         };
         if ours && stale() == Some(true) {
-            match fs_err::remove_file(entry.path()) {
-                Ok(()) => {
-                    tracing::debug!(path = %entry.path().display(), "removed stale temp file")
-                }
-                Err(error) => tracing::debug!(%error, "cannot remove stale temp file"),
-            }
+            remove_quietly(&entry.path());
+        }
+    }
+}
+
+/// Removes a leftover file; failing (or finding it gone) only costs disk space.
+pub(super) fn remove_quietly(path: &Path) -> bool {
+    match fs_err::remove_file(path) {
+        Ok(()) => {
+            tracing::debug!(path = %path.display(), "removed stale temp file");
+            true
+        }
+        Err(error) => {
+            tracing::debug!(%error, "cannot remove stale temp file");
+            false
         }
     }
 }

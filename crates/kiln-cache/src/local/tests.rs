@@ -489,3 +489,42 @@ fn restore_speed_of_a_small_artifact() {
         restore_time
     );
 }
+
+#[test]
+fn a_result_larger_than_the_restore_limit_is_not_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = LocalStoreOptions {
+        max_unpacked_bytes: 1000,
+    };
+    let store = LocalStore::open_with(&tmp.path().join("cache"), options).unwrap();
+    let pkg = tmp.path().join("pkg");
+    write(&pkg.join("dist/big.bin"), &[7u8; 2000], 0o644);
+    let info = ArtifactInfo {
+        key: "big1".into(),
+        duration_ms: 1,
+        exit_code: 0,
+    };
+    let packed = crate::pack(
+        &pkg,
+        &outputs(&["dist/**"]),
+        &[],
+        b"log",
+        &info,
+        store.scratch_dir(),
+    )
+    .unwrap();
+    assert_eq!(packed.content_bytes(), Some(2003));
+    let err = store.put("big1", &packed).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CacheError::TooLargeToStore {
+                bytes: 2003,
+                limit: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(store.peek("big1").unwrap().is_none());
+}

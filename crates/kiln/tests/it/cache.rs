@@ -221,3 +221,44 @@ fn env_var_declared_in_the_pipeline_is_part_of_the_key() {
         .unwrap();
     assert_eq!(repo.take_exec_log().len(), 0);
 }
+
+#[test]
+fn a_result_larger_than_the_artifact_limit_is_not_cached_and_says_why() {
+    let repo = Repo::generated(3, &[]);
+    let out = repo
+        .kiln()
+        .args(["run", "build"])
+        .env("KILN_CACHE_MAX_ARTIFACT_SIZE", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("max_artifact_size"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(artifact_blobs(&repo).is_empty());
+    repo.take_exec_log();
+
+    // Under the default limit the same results are cached.
+    let out = repo.run_ok(&["run", "build", "--force"]);
+    assert!(
+        !stderr(&out).contains("max_artifact_size"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(artifact_blobs(&repo).len(), 3);
+
+    let bad = repo
+        .kiln()
+        .args(["run", "build"])
+        .env("KILN_CACHE_MAX_ARTIFACT_SIZE", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("KILN_CACHE_MAX_ARTIFACT_SIZE"),
+        "{}",
+        stderr(&bad)
+    );
+}

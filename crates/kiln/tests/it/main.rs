@@ -2,6 +2,7 @@
 
 mod affected;
 mod cache;
+mod cache_cmd;
 mod concurrency;
 mod config_errors;
 mod dry_run;
@@ -15,6 +16,8 @@ mod outputs;
 mod profile;
 mod randomized;
 mod remote;
+mod remote_security;
+mod remotes;
 mod resources;
 mod resume;
 mod scripts;

@@ -1,96 +1,54 @@
-//! A remote cache behind the local one: a build on one clone is restored on a clean second
-//! clone from a real Redis or a real Turborepo remote-cache server; a remote that is down
-//! costs one warning and nothing else; a read-only remote receives nothing.
+//! A remote cache behind the local one, for every remote store against its real server: a
+//! build on one clone is restored on a clean second clone; a remote that is down or hangs
+//! costs one warning and bounded time; a damaged artifact is a miss, rebuilt and repaired; a
+//! read-only remote receives nothing; with a signing key, only artifacts signed with it are
+//! used.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use kiln_testkit::{Silent, free_port};
+
+use crate::remotes::{Kind, Remote, S3_ACCESS_KEY, S3_SECRET_KEY, TOKEN};
 use crate::support::{Repo, dist_trees, stderr, stdout};
 
-const TOKEN: &str = "kiln-it-token";
-
-/// A server process on a free loopback port, killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited early: {status}");
+/// One test per remote store.
+macro_rules! for_each_remote {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[test]
+            fn redis() {
+                super::$name(Kind::Redis);
+            }
+            #[test]
+            fn turborepo_http() {
+                super::$name(Kind::Http);
+            }
+            #[test]
+            fn reapi_buildgrid() {
+                super::$name(Kind::Reapi);
+            }
+            #[test]
+            fn s3() {
+                super::$name(Kind::S3);
+            }
         }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    )*};
 }
 
-fn redis() -> Server {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (.ci/run installs it)");
-    wait_for(port, &mut child);
-    Server {
-        child,
-        port,
-        _dir: dir,
-    }
-}
-
-fn turborepo_cache() -> Server {
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let cli = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tools/remote-cache/node_modules/turborepo-remote-cache/dist/cli.js");
-    assert!(cli.exists(), "run `npm ci --prefix tools/remote-cache`");
-    let mut child = Command::new("node")
-        .arg(&cli)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("STORAGE_PROVIDER", "local")
-        .env("STORAGE_PATH", dir.path())
-        .env("STORAGE_PATH_USE_TMP_FOLDER", "false")
-        .env("TURBO_TOKEN", TOKEN)
-        .env("LOG_LEVEL", "warn")
-        .env("NODE_ENV", "production")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port, &mut child);
-    Server {
-        child,
-        port,
-        _dir: dir,
-    }
-}
+for_each_remote!(
+    a_clean_clone_restores_everything,
+    a_damaged_artifact_is_rebuilt_and_repaired,
+    a_remote_that_hangs_costs_one_warning_and_bounded_time,
+    a_remote_that_is_down_costs_one_warning,
+    a_read_only_remote_receives_nothing,
+    only_artifacts_signed_with_the_key_are_used,
+);
 
 /// A clean second clone of `repo`: same files, no `.kiln/`, no outputs.
-fn second_clone(repo: &Repo) -> Repo {
+pub(crate) fn second_clone(repo: &Repo) -> Repo {
     let clone = Repo::empty();
     let status = Command::new("git")
         .args(["clone", "-q"])
@@ -102,82 +60,179 @@ fn second_clone(repo: &Repo) -> Repo {
     clone
 }
 
-fn build(repo: &Repo, url: &str, extra: &[&str]) -> std::process::Output {
+pub(crate) fn build(repo: &Repo, url: &str, extra: &[&str]) -> Output {
+    build_env(repo, url, extra, &[])
+}
+
+fn build_env(repo: &Repo, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
     repo.kiln()
         .args(["run", "build", "--remote-cache", url])
         .args(extra)
         .env("KILN_REMOTE_CACHE_TOKEN", TOKEN)
+        .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
 
-fn round_trip(url: &str) {
+/// `package name → key` of every `build` task, from the dry run.
+pub(crate) fn build_keys(repo: &Repo) -> BTreeMap<String, String> {
+    let out = repo.run_ok(&["run", "build", "--dry-run=json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["package"].as_str().unwrap().to_string(),
+                t["hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Lines of kiln's stderr that are warnings.
+fn warnings(out: &Output) -> Vec<String> {
+    stderr(out)
+        .lines()
+        .filter(|l| l.to_lowercase().contains("warn"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn a_clean_clone_restores_everything(kind: Kind) {
+    let remote = Remote::start(kind);
     let first = Repo::generated(6, &[]);
-    let out = build(&first, url, &[]);
+    let out = build(&first, &remote.url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(first.take_exec_log().len(), 6);
 
     let second = second_clone(&first);
-    let out = build(&second, url, &[]);
+    let out = build(&second, &remote.url(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        second.take_exec_log().is_empty(),
-        "everything came from the remote"
-    );
+    assert!(second.take_exec_log().is_empty(), "all from the remote");
     assert!(
         stdout(&out).contains("cache hit (remote)"),
         "{}",
         stdout(&out)
     );
     assert!(stdout(&out).contains("6 cached"), "{}", stdout(&out));
-    assert_eq!(
-        dist_trees(&first),
-        dist_trees(&second),
-        "byte-identical outputs"
-    );
-    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert_eq!(dist_trees(&first), dist_trees(&second), "byte-identical");
+    assert!(warnings(&out).is_empty(), "{}", stderr(&out));
 }
 
-#[test]
-fn a_clean_clone_restores_everything_from_redis() {
-    let server = redis();
-    round_trip(&format!("redis://127.0.0.1:{}", server.port));
+fn a_damaged_artifact_is_rebuilt_and_repaired(kind: Kind) {
+    let remote = Remote::start(kind);
+    let first = Repo::generated(6, &[]);
+    assert!(build(&first, &remote.url(), &[]).status.success());
+    first.take_exec_log();
+    let keys = build_keys(&first);
+    let (victim, key) = keys.iter().nth(2).unwrap();
+    remote.damage(key);
+
+    let second = second_clone(&first);
+    let out = build(&second, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(second.take_exec_log().len(), 1, "only {victim} is rebuilt");
+    assert!(stderr(&out).contains(key.as_str()), "{}", stderr(&out));
+    assert_eq!(dist_trees(&first), dist_trees(&second));
+
+    // The rebuilt result replaced the damaged one: a third clone restores everything.
+    let third = second_clone(&first);
+    let out = build(&third, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(third.take_exec_log().is_empty(), "{}", stderr(&out));
+    assert_eq!(dist_trees(&first), dist_trees(&third));
 }
 
-#[test]
-fn a_clean_clone_restores_everything_from_a_turborepo_remote_cache() {
-    let server = turborepo_cache();
-    round_trip(&format!("http://127.0.0.1:{}", server.port));
-}
-
-#[test]
-fn a_remote_that_is_down_costs_one_warning_and_the_build_goes_on() {
-    let repo = Repo::generated(6, &[]);
-    let url = format!("redis://127.0.0.1:{}", free_port());
+fn a_remote_that_hangs_costs_one_warning_and_bounded_time(kind: Kind) {
+    let silent = Silent::start();
+    let url = kind.url(silent.port());
+    let repo = Repo::generated(8, &[]);
     let started = Instant::now();
+    let out = build_env(&repo, &url, &[], &[("KILN_REMOTE_CACHE_TIMEOUT", "300ms")]);
+    let took = started.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(repo.take_exec_log().len(), 8);
+    assert_eq!(warnings(&out).len(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not answering"),
+        "{}",
+        stderr(&out)
+    );
+    // Bounded, not fast: a handful of timed-out calls, then the breaker stops calling.
+    assert!(took < Duration::from_secs(60), "{took:?}");
+    assert!(
+        silent.connections() < 40,
+        "{} connections",
+        silent.connections()
+    );
+}
+
+fn a_remote_that_is_down_costs_one_warning(kind: Kind) {
+    let url = kind.url(free_port());
+    let repo = Repo::generated(6, &[]);
     let out = build(&repo, &url, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.take_exec_log().len(), 6);
-    let err = stderr(&out);
-    assert_eq!(err.matches("is not answering").count(), 1, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(warnings(&out).len(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not answering"),
+        "{}",
+        stderr(&out)
+    );
     // The local cache works as ever.
     let again = build(&repo, &url, &[]);
     assert!(stdout(&again).contains("6 cached"), "{}", stdout(&again));
 }
 
-#[test]
-fn a_read_only_remote_receives_nothing() {
-    let server = redis();
-    let url = format!("redis://127.0.0.1:{}", server.port);
+fn a_read_only_remote_receives_nothing(kind: Kind) {
+    let remote = Remote::start(kind);
     let first = Repo::generated(4, &[]);
-    let out = build(&first, &url, &["--cache", "local:rw,remote:r"]);
+    let out = build(&first, &remote.url(), &["--cache", "local:rw,remote:r"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    for key in build_keys(&first).values() {
+        assert!(remote.client().contains(key).unwrap().is_none());
+    }
     let second = second_clone(&first);
-    let out = build(&second, &url, &[]);
+    let out = build(&second, &remote.url(), &[]);
     assert!(out.status.success());
     assert_eq!(second.take_exec_log().len(), 4, "nothing was uploaded");
-    let bad = build(&second, &url, &["--cache", "remote:sometimes"]);
+    let bad = build(&second, &remote.url(), &["--cache", "remote:sometimes"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--cache"), "{}", stderr(&bad));
+}
+
+fn only_artifacts_signed_with_the_key_are_used(kind: Kind) {
+    let remote = Remote::start(kind);
+    let key_a = [("KILN_REMOTE_CACHE_SIGNATURE_KEY", "team secret")];
+    let key_b = [("KILN_REMOTE_CACHE_SIGNATURE_KEY", "someone else")];
+
+    // Unsigned uploads are not used by a reader that requires signatures.
+    let unsigned = Repo::generated(3, &[]);
+    assert!(build(&unsigned, &remote.url(), &[]).status.success());
+    let reader = second_clone(&unsigned);
+    let out = build_env(&reader, &remote.url(), &["--cache", "remote:r"], &key_a);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(reader.take_exec_log().len(), 3, "unsigned: all rebuilt");
+    assert_eq!(warnings(&out).len(), 1, "{}", stderr(&out));
+
+    // Signed uploads are used with the same key only.
+    let signed = Repo::generated(4, &["--seed", "7"]);
+    assert!(
+        build_env(&signed, &remote.url(), &[], &key_a)
+            .status
+            .success()
+    );
+    let other = second_clone(&signed);
+    let out = build_env(&other, &remote.url(), &["--cache", "remote:r"], &key_b);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(other.take_exec_log().len(), 4, "wrong key: all rebuilt");
+    let same = second_clone(&signed);
+    let out = build_env(&same, &remote.url(), &[], &key_a);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(same.take_exec_log().is_empty(), "{}", stderr(&out));
+    assert_eq!(dist_trees(&signed), dist_trees(&same));
 }
