@@ -5,7 +5,7 @@ mod server;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_cache::{ArtifactInfo, CacheError, CacheStore, PackedArtifact, pack};
+use kiln_cache::{CacheError, CacheStore, PackedArtifact};
 use kiln_cache_http::{HttpConfig, HttpStore, OBJECT_MAGIC};
 use server::{Server, TEAM, TOKEN};
 
@@ -24,28 +24,18 @@ fn signed(url: &str, key: &[u8]) -> HttpConfig {
 
 /// Packs a small package with a couple of outputs under `key`.
 fn artifact(dir: &Path, key: &str) -> PackedArtifact {
-    let pkg = dir.join("pkg");
-    fs_err::create_dir_all(pkg.join("dist/nested")).unwrap();
-    fs_err::write(
-        pkg.join("dist/index.js"),
-        format!("export const key = '{key}';\n"),
-    )
-    .unwrap();
-    fs_err::write(pkg.join("dist/nested/big.bin"), vec![7u8; 300_000]).unwrap();
-    let info = ArtifactInfo {
-        key: key.into(),
-        duration_ms: 1234,
-        exit_code: 0,
-    };
-    pack(
-        &pkg,
-        &["dist/**".into()],
-        &[],
+    kiln_testkit::fixtures::packed(
+        dir,
+        key,
+        &[
+            (
+                "index.js",
+                format!("export const key = '{key}';\n").into_bytes(),
+            ),
+            ("nested/big.bin", vec![7u8; 300_000]),
+        ],
         b"built\n",
-        &info,
-        &dir.join("scratch"),
     )
-    .unwrap()
 }
 
 fn assert_same(fetched: &PackedArtifact, original: &PackedArtifact) {

@@ -6,7 +6,7 @@ mod server;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_cache::{ArtifactInfo, CacheError, CacheStore, PackedArtifact, pack};
+use kiln_cache::{CacheError, CacheStore, PackedArtifact};
 use kiln_cache_reapi::{
     ARTIFACT_PATH, META_PATH, ReapiConfig, ReapiStore, action_digest, digest_of_file,
 };
@@ -23,26 +23,17 @@ fn open(url: &str) -> ReapiStore {
     ReapiStore::open(config(url)).unwrap()
 }
 
-/// Packs a package whose outputs are `content` and a 300 kB file, under `key`.
+/// Packs a package whose outputs are `content` and `extra` (a larger file), under `key`.
 fn artifact_with(dir: &Path, key: &str, content: &str, extra: Vec<u8>) -> PackedArtifact {
-    let pkg = dir.join(format!("pkg-{key}-{}", content.len()));
-    fs_err::create_dir_all(pkg.join("dist/nested")).unwrap();
-    fs_err::write(pkg.join("dist/index.js"), content).unwrap();
-    fs_err::write(pkg.join("dist/nested/big.bin"), extra).unwrap();
-    let info = ArtifactInfo {
-        key: key.into(),
-        duration_ms: 1234,
-        exit_code: 0,
-    };
-    pack(
-        &pkg,
-        &["dist/**".into()],
-        &[],
+    kiln_testkit::fixtures::packed(
+        dir,
+        key,
+        &[
+            ("index.js", content.as_bytes().to_vec()),
+            ("nested/big.bin", extra),
+        ],
         b"built\n",
-        &info,
-        &dir.join("scratch"),
     )
-    .unwrap()
 }
 
 fn artifact(dir: &Path, key: &str) -> PackedArtifact {

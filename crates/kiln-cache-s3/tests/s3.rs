@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kiln_cache::{ArtifactInfo, CacheError, CacheStore, PackedArtifact, pack};
+use kiln_cache::{CacheError, CacheStore, PackedArtifact};
 use kiln_cache_s3::{MIN_PART_BYTES, S3Config, S3Error, S3Store};
+use kiln_testkit::fixtures::{noise, packed as artifact};
 use kiln_testkit::{ServerProcess, Silent, free_port, tool};
 use tempfile::TempDir;
 
@@ -71,31 +72,6 @@ fn config_for(endpoint: &str, prefix: &str, secret: &str) -> S3Config {
     config
 }
 
-/// Packs a package holding `files` (name, content) into an artifact for `key`.
-fn artifact(dir: &Path, key: &str, files: &[(&str, Vec<u8>)], log: &[u8]) -> PackedArtifact {
-    let pkg = dir.join(format!("pkg-{key}-{}", log.len()));
-    for (name, content) in files {
-        let path = pkg.join("dist").join(name);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(&path, content).unwrap();
-    }
-    fs_err::create_dir_all(&pkg).unwrap();
-    let info = ArtifactInfo {
-        key: key.into(),
-        duration_ms: 1234,
-        exit_code: 0,
-    };
-    pack(
-        &pkg,
-        &["dist/**".into()],
-        &[],
-        log,
-        &info,
-        &dir.join("scratch"),
-    )
-    .unwrap()
-}
-
 fn small(dir: &Path, key: &str) -> PackedArtifact {
     artifact(
         dir,
@@ -103,19 +79,6 @@ fn small(dir: &Path, key: &str) -> PackedArtifact {
         &[("a.js", b"console.log(1)".to_vec())],
         b"built\n",
     )
-}
-
-/// Bytes zstd cannot shrink, so the blob really is as large as asked.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn s3_error(e: &CacheError) -> &S3Error {

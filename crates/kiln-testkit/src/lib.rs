@@ -9,6 +9,7 @@
 //! connection returns at once), never a fixed sleep.
 
 pub mod crafted;
+pub mod fixtures;
 mod server;
 mod silent;
 
