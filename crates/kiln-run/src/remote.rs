@@ -144,6 +144,12 @@ impl RemoteTier {
         self.prefetch.stop();
     }
 
+    /// True when this run brought `key` from the remote into the local store (a prefetch or
+    /// an earlier lookup): a local hit on it is a remote hit.
+    pub fn fetched(&self, key: &str) -> bool {
+        self.prefetch.fetched(key)
+    }
+
     /// On a local miss: fetches `key` from the remote into the local store (or waits for the
     /// prefetch of it). `true` when the local store now holds it.
     pub fn pull_into(&self, local: &LocalStore, key: &str) -> bool {

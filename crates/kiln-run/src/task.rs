@@ -355,9 +355,10 @@ fn restore(
     let mut source = CacheSource::Local;
     if in_place.is_none()
         && let Some(remote) = ctx.remote
-        && matches!(ctx.store.get(key), Ok(None))
-        && remote.pull_into(ctx.store, key)
+        && (remote.fetched(key)
+            || matches!(ctx.store.get(key), Ok(None)) && remote.pull_into(ctx.store, key))
     {
+        // Fetched now, or earlier by the prefetch: either way the remote saved this run.
         source = CacheSource::Remote;
     }
     let result = match &in_place {

@@ -99,6 +99,11 @@ impl Prefetch {
         self.finished.notify_all();
     }
 
+    /// True once `key` was fetched from the remote in this run (by a prefetcher or a task).
+    pub(crate) fn fetched(&self, key: &str) -> bool {
+        matches!(self.lock_slots().get(key), Some(Slot::Done(true)))
+    }
+
     /// Gives back a claimed key that was not fetched (the local cache had it).
     pub(crate) fn release(&self, key: &str) {
         self.lock_slots().insert(key.to_string(), Slot::Queued);
@@ -130,6 +135,7 @@ mod tests {
         assert_eq!(p.next(), None, "b is the task's");
         p.complete("a", true);
         p.complete("b", false);
+        assert!(p.fetched("a") && !p.fetched("b") && !p.fetched("c"));
         assert!(matches!(p.claim("a"), Claim::Done(true)));
         assert!(matches!(p.claim("b"), Claim::Done(false)));
         // Keys never queued are the caller's.
