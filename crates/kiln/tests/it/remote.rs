@@ -2,7 +2,8 @@
 //! build on one clone is restored on a clean second clone; a remote that is down or hangs
 //! costs one warning and bounded time; a damaged artifact is a miss, rebuilt and repaired; a
 //! read-only remote receives nothing; with a signing key, only artifacts signed with it are
-//! used.
+//! used; symlinks (relative, to directories, dangling, pointing out of the package) and file
+//! modes round-trip.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -45,6 +46,7 @@ for_each_remote!(
     a_remote_that_is_down_costs_one_warning,
     a_read_only_remote_receives_nothing,
     only_artifacts_signed_with_the_key_are_used,
+    symlinks_and_modes_round_trip,
 );
 
 /// A clean second clone of `repo`: same files, no `.kiln/`, no outputs.
@@ -235,4 +237,73 @@ fn only_artifacts_signed_with_the_key_are_used(kind: Kind) {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(same.take_exec_log().is_empty(), "{}", stderr(&out));
     assert_eq!(dist_trees(&signed), dist_trees(&same));
+}
+
+/// A one-package repository whose build writes symlinks of every kind and an executable.
+fn symlink_repo() -> Repo {
+    let repo = Repo::empty();
+    repo.write(
+        "kiln.toml",
+        "[workspace]\nmembers = [\"tools/*\"]\n\n[tasks.build]\noutputs = [\"out/**\"]\n",
+    )
+    .write(
+        "tools/gen/kiln.toml",
+        "[package]\nname = \"gen\"\n\n[tasks.build]\ncommand = \"sh build.sh\"\n",
+    )
+    .write(
+        "tools/gen/build.sh",
+        r#"set -e
+rm -rf out
+mkdir -p out/bin
+printf 'data\n' > out/data.txt
+printf '#!/bin/sh\necho hi\n' > out/bin/tool
+chmod 755 out/bin/tool
+ln -s data.txt out/link
+ln -s bin out/bin-link
+ln -s missing.txt out/dangling
+ln -s ../../../outside.txt out/outside-link
+"#,
+    )
+    .write(".gitignore", "out/\n.kiln/\n");
+    repo.commit("fixture");
+    repo
+}
+
+fn symlinks_and_modes_round_trip(kind: Kind) {
+    use std::os::unix::fs::PermissionsExt;
+
+    let remote = Remote::start(kind);
+    let first = symlink_repo();
+    let out = build(&first, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = second_clone(&first);
+    let out = build(&second, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("cache hit (remote)"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out_dir = second.path("tools/gen/out");
+    for (link, target) in [
+        ("link", "data.txt"),
+        ("bin-link", "bin"),
+        ("dangling", "missing.txt"),
+        ("outside-link", "../../../outside.txt"),
+    ] {
+        let path = out_dir.join(link);
+        assert!(path.symlink_metadata().unwrap().is_symlink(), "{link}");
+        assert_eq!(std::fs::read_link(&path).unwrap().to_str(), Some(target));
+    }
+    assert_eq!(std::fs::read(out_dir.join("link")).unwrap(), b"data\n");
+    let tool = out_dir.join("bin/tool");
+    assert_eq!(
+        std::fs::metadata(&tool).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert!(
+        !second.path("../outside.txt").exists(),
+        "targets are never followed"
+    );
 }
