@@ -29,6 +29,12 @@ impl TaskNode {
     pub fn is_noop(&self) -> bool {
         self.task.command.is_none()
     }
+
+    /// Whether results of this task are cached: `cache` is on, it is not a persistent (long
+    /// running) task, and it runs something.
+    pub fn is_cacheable(&self) -> bool {
+        self.task.cache && !self.task.persistent && !self.is_noop()
+    }
 }
 
 /// A validated, acyclic task graph in topological order.

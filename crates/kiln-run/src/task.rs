@@ -103,7 +103,7 @@ pub fn run_task(
         worker,
         at: started,
     });
-    let cacheable = node.task.cache && !node.task.persistent && !node.is_noop();
+    let cacheable = node.is_cacheable();
     let mut report = TaskReport {
         id: id.clone(),
         key: key.clone(),

@@ -27,7 +27,7 @@ pub(crate) fn print(
         .iter()
         .zip(hashed)
         .map(|(node, h)| {
-            let cacheable = node.task.cache && !node.task.persistent && !node.is_noop();
+            let cacheable = node.is_cacheable();
             let cached = cacheable && matches!(store.peek(&h.key.to_hex()), Ok(Some(_)));
             Row {
                 node,
@@ -144,7 +144,7 @@ fn task_json(ws: &Workspace, graph: &TaskGraph, r: &Row<'_>) -> Value {
             "configured": r.hashed.manifest.env.keys().collect::<Vec<_>>(),
         },
         "kiln": {
-            "cacheable": task.cache && !task.persistent && !r.node.is_noop(),
+            "cacheable": r.node.is_cacheable(),
             "env": r.hashed.manifest.env,
             "global": r.hashed.manifest.global.to_hex(),
             "definition": r.hashed.manifest.definition.to_hex(),

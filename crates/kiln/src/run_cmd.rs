@@ -254,7 +254,7 @@ fn prefetch_keys(
         .nodes()
         .iter()
         .zip(hashed)
-        .filter(|(node, _)| node.task.cache && !node.task.persistent && !node.is_noop())
+        .filter(|(node, _)| node.is_cacheable())
         .map(|(node, h)| (node, h.key.to_hex()))
         .filter(|(node, key)| outputs.get(&node.id).is_none_or(|r| r.key != *key))
         .map(|(_, key)| key)

@@ -46,7 +46,7 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
         Explanation::Changed { to, .. } | Explanation::Unrecorded { to, .. } => *to,
     };
     let node = graph.node(&id);
-    let cacheable = node.is_some_and(|n| n.task.cache && !n.task.persistent && !n.is_noop());
+    let cacheable = node.is_some_and(|n| n.is_cacheable());
     let cached = cacheable && matches!(store.peek(&key.to_hex()), Ok(Some(_)));
     let last = state.task(&id).and_then(|s| s.last().cloned());
 
