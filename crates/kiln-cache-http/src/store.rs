@@ -12,9 +12,8 @@
 //! - `fetch` streams the body into a temp file under `scratch_dir`, feeding the signature check
 //!   on the way, then verifies the blob against the header's digest and size. A bad header, a
 //!   short body, a digest mismatch or a missing/wrong signature is [`CacheError::Corrupt`]
-//!   (the API cannot delete; instead the store remembers the key, and its next `store` skips
-//!   the HEAD and PUTs the fresh result over the damaged object: the task that was rebuilt
-//!   because of it repairs the shared cache).
+//!   (the API cannot delete; the key goes into [`DamagedKeys`], so the next `store` of it
+//!   skips the HEAD and PUTs the fresh result over the damaged object).
 //! - `store` first asks HEAD (first writer wins, and a present object costs no upload), then
 //!   streams header ‖ blob from disk with an exact `Content-Length`. With a signing key the
 //!   file is read twice (MAC first, since the tag is a header), never held in memory.
@@ -22,18 +21,17 @@
 //!   4xx answers are not (they will not change). Each operation that still fails counts
 //!   towards the [`Breaker`]; once open, every call fails at once without touching the network.
 
-use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::Mutex;
 use std::thread;
 
-use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact, validate_key};
+use kiln_cache::{
+    ArtifactMeta, Breaker, CacheError, CacheStore, DamagedKeys, PackedArtifact, validate_key,
+};
 
 use crate::config::HttpConfig;
 use crate::envelope::{self, HeaderError};
 use crate::signature::Signer;
-use kiln_cache::Breaker;
 
 /// A remote cache tier speaking the Turborepo HTTP API. Cheap to share across threads.
 #[derive(Debug)]
@@ -42,7 +40,7 @@ pub struct HttpStore {
     agent: ureq::Agent,
     breaker: Breaker,
     /// Keys whose object was found damaged: their next `store` overwrites them.
-    damaged: Mutex<HashSet<String>>,
+    damaged: DamagedKeys,
 }
 
 /// How one HTTP exchange ended, before it is turned into a [`CacheError`].
@@ -85,7 +83,7 @@ impl HttpStore {
             config,
             agent,
             breaker,
-            damaged: Mutex::new(HashSet::new()),
+            damaged: DamagedKeys::default(),
         }
     }
 
@@ -233,10 +231,7 @@ impl HttpStore {
     }
 
     fn corrupt(&self, key: &str, reason: impl Into<String>) -> CacheError {
-        self.damaged
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string());
+        self.damaged.mark(key);
         CacheError::Corrupt {
             key: key.to_string(),
             reason: reason.into(),
@@ -329,12 +324,7 @@ impl CacheStore for HttpStore {
             key: key.to_string(),
             source,
         };
-        let damaged = self
-            .damaged
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-        if !damaged
+        if !self.damaged.contains(key)
             && self
                 .exchange("HEAD", key, || {
                     self.request("HEAD", key).call().map_err(Box::new)
@@ -355,7 +345,9 @@ impl CacheStore for HttpStore {
             ))));
         }
         self.put(key, &header, artifact.path(), size, meta.duration_ms)
-            .map_err(store_err)
+            .map_err(store_err)?;
+        self.damaged.repaired(key);
+        Ok(())
     }
 }
 

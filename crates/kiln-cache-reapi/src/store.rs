@@ -25,18 +25,18 @@
 //! - Each operation that fails talking to the server counts once towards the [`Breaker`];
 //!   once open, every call fails at once without touching the network.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::io;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
     ActionResult, Digest, ExecutedActionMetadata, OutputFile,
 };
 use bazel_remote_apis::google::protobuf::Timestamp;
-use kiln_cache::{ArtifactMeta, Breaker, CacheError, CacheStore, PackedArtifact, validate_key};
+use kiln_cache::{
+    ArtifactMeta, Breaker, CacheError, CacheStore, DamagedKeys, PackedArtifact, validate_key,
+};
 use tonic::{Code, Status};
 
 use crate::action::{ARTIFACT_PATH, META_PATH, digest_of, digest_of_file, key_action};
@@ -49,7 +49,7 @@ pub struct ReapiStore {
     client: ReapiClient,
     breaker: Breaker,
     /// Keys found corrupt by this store: their next `store` overwrites the entry.
-    corrupt: Mutex<HashSet<String>>,
+    corrupt: DamagedKeys,
     read_only_warned: AtomicBool,
 }
 
@@ -83,7 +83,7 @@ impl ReapiStore {
         Ok(Self {
             client: ReapiClient::new(config)?,
             breaker,
-            corrupt: Mutex::new(HashSet::new()),
+            corrupt: DamagedKeys::default(),
             read_only_warned: AtomicBool::new(false),
         })
     }
@@ -123,17 +123,13 @@ impl ReapiStore {
             Err(Failure::Corrupt(reason)) => {
                 self.breaker.success();
                 tracing::debug!(key, reason, "corrupt REAPI cache entry");
-                self.lock_corrupt().insert(key.to_string());
+                self.corrupt.mark(key);
             }
             // A local disk problem says nothing about the server.
             Err(Failure::Local(_)) => {}
             Ok(_) => self.breaker.success(),
         }
         result
-    }
-
-    fn lock_corrupt(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.corrupt.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The ActionResult of `key` read down to its metadata; `None` on any kind of miss.
@@ -245,7 +241,7 @@ impl ReapiStore {
             return Ok(());
         }
         let action = key_action(key);
-        let repair = self.lock_corrupt().contains(key);
+        let repair = self.corrupt.contains(key);
         if !repair
             && self
                 .client
@@ -291,7 +287,7 @@ impl ReapiStore {
         self.client
             .update_action_result_async(&action.digest, &result)
             .await?;
-        self.lock_corrupt().remove(key);
+        self.corrupt.repaired(key);
         Ok(())
     }
 

@@ -42,6 +42,7 @@
 
 mod artifact;
 mod breaker;
+mod damaged;
 mod digest;
 mod error;
 mod extract;
@@ -54,6 +55,7 @@ mod store;
 
 pub use artifact::{PackedArtifact, pack};
 pub use breaker::{Breaker, DEFAULT_BREAKER_THRESHOLD};
+pub use damaged::DamagedKeys;
 pub use digest::BlobDigest;
 pub use error::CacheError;
 pub use fingerprint::{FINGERPRINT_VERSION, OutputsFingerprint, RACY_WINDOW};
