@@ -179,14 +179,13 @@ impl RemoteTier {
             },
             Ok(None) => false,
             Err(e @ CacheError::Corrupt { .. }) => {
-                if self.warned_corrupt.swap(true, Ordering::Relaxed) {
-                    tracing::debug!("{} cache: {e}; running the task", self.name());
-                } else {
-                    tracing::warn!(
+                warn_first(
+                    &self.warned_corrupt,
+                    format_args!(
                         "{} cache: {e}; the task runs (further ones are not reported)",
                         self.name()
-                    );
-                }
+                    ),
+                );
                 false
             }
             Err(e) => {
@@ -208,15 +207,14 @@ impl RemoteTier {
             SignatureError::Missing => &self.warned_unsigned,
             SignatureError::Wrong => &self.warned_wrong,
         };
-        let key = &artifact.meta().key;
-        if warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!("{} cache: {key}: {e}; running the task", self.name());
-        } else {
-            tracing::warn!(
-                "{} cache: {e} (key {key}); not used, the task runs (further ones are not reported)",
-                self.name()
-            );
-        }
+        warn_first(
+            warned,
+            format_args!(
+                "{} cache: {e} (key {}); not used, the task runs (further ones are not reported)",
+                self.name(),
+                artifact.meta().key
+            ),
+        );
         false
     }
 
@@ -263,13 +261,22 @@ impl RemoteTier {
 }
 
 fn warn_once(warned: &AtomicBool, name: &str, e: &CacheError) {
-    if !warned.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
+    warn_first(
+        warned,
+        format_args!(
             "the {name} cache is not answering ({}); going on with the local cache",
             error_chain(e)
-        );
+        ),
+    );
+}
+
+/// Warns the first time `flag` is raised in a run; later occurrences go to the debug log,
+/// so a remote failing for every task costs one warning.
+fn warn_first(flag: &AtomicBool, message: std::fmt::Arguments<'_>) {
+    if flag.swap(true, Ordering::Relaxed) {
+        tracing::debug!("{message}");
     } else {
-        tracing::debug!("{name} cache: {}", error_chain(e));
+        tracing::warn!("{message}");
     }
 }
 
