@@ -17,7 +17,7 @@ const KEY: &str = "a signing key of at least thirty-two bytes";
 /// Runs `turbo run build` in a one-package repository at `root` (created on first use)
 /// against `server`, and returns its stdout.
 fn turbo_build(server: &Server, root: &std::path::Path) -> String {
-    let turbo = server::repo_root().join("tools/turbo/node_modules/.bin/turbo");
+    let turbo = kiln_testkit::repo_root().join("tools/turbo/node_modules/.bin/turbo");
     assert!(
         turbo.exists(),
         "{} is missing: run `npm ci --prefix tools/turbo`",
@@ -62,7 +62,7 @@ fn turbo_build(server: &Server, root: &std::path::Path) -> String {
 fn turbo_uploads_one_artifact(server: &Server, root: &std::path::Path) -> String {
     turbo_build(server, root);
     // turbo uploads in the background before it exits; the object is there once it has.
-    let mut hashes: Vec<String> = fs_err::read_dir(server.storage.path().join(TEAM))
+    let mut hashes: Vec<String> = fs_err::read_dir(server.storage().join(TEAM))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| !name.ends_with(".tag"))
@@ -85,7 +85,7 @@ fn kiln_verifies_what_turbo_signed_and_refuses_it_as_an_entry() {
     let raw = store.fetch_object(&hash, dir.path()).unwrap().unwrap();
     assert_eq!(
         fs_err::read(&raw).unwrap(),
-        fs_err::read(server.storage.path().join(TEAM).join(&hash)).unwrap()
+        fs_err::read(server.storage().join(TEAM).join(&hash)).unwrap()
     );
     // Turbo's artifact is a tarball, not a kiln entry: a corrupt entry, never misread.
     assert!(matches!(
@@ -116,7 +116,7 @@ fn turbo_verifies_and_restores_what_kiln_uploaded() {
 
     // Take turbo's upload away, and everything turbo keeps locally; kiln puts the object
     // back with its own client and its own signature.
-    let team_dir = server.storage.path().join(TEAM);
+    let team_dir = server.storage().join(TEAM);
     fs_err::remove_dir_all(&team_dir).unwrap();
     fs_err::create_dir_all(&team_dir).unwrap();
     for local in [

@@ -1,7 +1,5 @@
 //! A real `redis-server` for the tests: started on a free port of 127.0.0.1, killed on drop.
 
-use std::process::{Command, Stdio};
-
 use kiln_testkit::ServerProcess;
 pub(crate) use kiln_testkit::free_port;
 
@@ -16,15 +14,8 @@ impl RedisServer {
     }
 
     pub(crate) fn start_on(port: u16) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
         Self {
-            _process: ServerProcess::spawn("redis-server", cmd, port, dir),
+            _process: kiln_testkit::servers::redis_on(port),
             port,
         }
     }

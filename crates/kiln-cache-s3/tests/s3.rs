@@ -3,20 +3,17 @@
 //! root, objects files in them, so tests damage entries by editing the server's files.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kiln_cache::{CacheError, CacheStore, PackedArtifact};
 use kiln_cache_s3::{MIN_PART_BYTES, S3Config, S3Error, S3Store};
 use kiln_testkit::fixtures::{noise, packed as artifact};
-use kiln_testkit::{ServerProcess, Silent, free_port, tool};
+use kiln_testkit::{ServerProcess, Silent, free_port};
 use tempfile::TempDir;
 
 const BUCKET: &str = "kiln-test";
 const ACCESS_KEY: &str = "kiln-access";
 const SECRET_KEY: &str = "kiln-secret-key-1234";
-const INSTALL: &str =
-    "cargo install s3s-fs --version 0.14.1 --features binary --locked --root tools/s3s";
 
 struct S3Server {
     process: ServerProcess,
@@ -24,22 +21,8 @@ struct S3Server {
 
 impl S3Server {
     fn start() -> Self {
-        let dir = TempDir::new().unwrap();
-        let root = dir.path().join("data");
-        fs_err::create_dir_all(root.join(BUCKET)).unwrap();
-        // The server's own log (refused signatures and all) goes beside its data, not into
-        // the test output.
-        let log = fs_err::File::create(dir.path().join("s3s-fs.log")).unwrap();
-        let port = free_port();
-        let mut command = Command::new(tool("KILN_S3S_FS", "s3s/bin/s3s-fs", "s3s-fs", INSTALL));
-        command
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(&root)
-            .stdout(log.try_clone().unwrap().into_parts().0)
-            .stderr(log.into_parts().0);
         Self {
-            process: ServerProcess::spawn("s3s-fs", command, port, dir),
+            process: kiln_testkit::servers::s3s_fs(BUCKET, ACCESS_KEY, SECRET_KEY),
         }
     }
 

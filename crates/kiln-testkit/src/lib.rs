@@ -11,6 +11,7 @@
 pub mod crafted;
 pub mod fixtures;
 mod server;
+pub mod servers;
 mod silent;
 
 pub use server::{ServerProcess, free_port, repo_root, tool};

@@ -3,7 +3,6 @@
 //! plant crafted artifacts) and a way to damage what it holds.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use kiln_cache::CacheStore;
@@ -11,7 +10,7 @@ use kiln_cache_http::{HttpConfig, HttpStore};
 use kiln_cache_reapi::{ARTIFACT_PATH, ReapiConfig, ReapiStore, action_digest};
 use kiln_cache_redis::{RedisConfig, RedisStore};
 use kiln_cache_s3::{S3Config, S3Store};
-use kiln_testkit::{ServerProcess, free_port, repo_root, tool};
+use kiln_testkit::{ServerProcess, servers};
 
 /// The bearer token the Turborepo-protocol server expects.
 pub(crate) const TOKEN: &str = "kiln-it-token";
@@ -50,75 +49,12 @@ pub(crate) struct Remote {
 
 impl Remote {
     pub(crate) fn start(kind: Kind) -> Remote {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut cmd = match kind {
-            Kind::Redis => {
-                let mut cmd = Command::new("redis-server");
-                cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                    .args(["--save", "", "--appendonly", "no"])
-                    .current_dir(dir.path());
-                cmd
-            }
-            Kind::Http => {
-                let cli = repo_root()
-                    .join("tools/remote-cache/node_modules/turborepo-remote-cache/dist/cli.js");
-                assert!(cli.exists(), "run `npm ci --prefix tools/remote-cache`");
-                let mut cmd = Command::new("node");
-                cmd.arg(&cli)
-                    .env("HOST", "127.0.0.1")
-                    .env("PORT", port.to_string())
-                    .env("STORAGE_PROVIDER", "local")
-                    .env("STORAGE_PATH", dir.path())
-                    .env("STORAGE_PATH_USE_TMP_FOLDER", "false")
-                    .env("TURBO_TOKEN", TOKEN)
-                    .env("LOG_LEVEL", "warn")
-                    .env("NODE_ENV", "production");
-                cmd
-            }
-            Kind::Reapi => {
-                let bgd = tool(
-                    "KILN_BGD",
-                    "buildgrid/.venv/bin/bgd",
-                    "bgd",
-                    "python3 -m venv tools/buildgrid/.venv && \
-                     tools/buildgrid/.venv/bin/pip install -r tools/buildgrid/requirements.txt",
-                );
-                let template =
-                    std::fs::read_to_string(repo_root().join("tools/buildgrid/cas-ac.yml"))
-                        .unwrap();
-                let config = dir.path().join("config.yml");
-                std::fs::write(
-                    &config,
-                    template
-                        .replace("@PORT@", &port.to_string())
-                        .replace("@DIR@", dir.path().to_str().unwrap()),
-                )
-                .unwrap();
-                let mut cmd = Command::new(bgd);
-                cmd.args(["server", "start"])
-                    .arg(&config)
-                    .stderr(Stdio::null());
-                cmd
-            }
-            Kind::S3 => {
-                let data = dir.path().join("data");
-                std::fs::create_dir_all(data.join(S3_BUCKET)).unwrap();
-                let mut cmd = Command::new(tool(
-                    "KILN_S3S_FS",
-                    "s3s/bin/s3s-fs",
-                    "s3s-fs",
-                    "cargo install s3s-fs --version 0.14.1 --features binary --locked --root tools/s3s",
-                ));
-                cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-                    .arg(&data)
-                    .stderr(Stdio::null());
-                cmd
-            }
+        let server = match kind {
+            Kind::Redis => servers::redis(),
+            Kind::Http => servers::turborepo_cache(TOKEN, None),
+            Kind::Reapi => servers::buildgrid(|config| config),
+            Kind::S3 => servers::s3s_fs(S3_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY),
         };
-        cmd.stdin(Stdio::null()).stdout(Stdio::null());
-        let server = ServerProcess::spawn(&format!("{kind:?} cache"), cmd, port, dir);
         Remote { kind, server }
     }
 
