@@ -1,9 +1,6 @@
 //! Ctrl-C stops every child process tree: no orphan survives kiln.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use crate::support::{Repo, artifact_blobs};
+use crate::support::{Repo, Running, artifact_blobs};
 
 /// Alive means running or sleeping; a zombie waiting to be reaped is already dead.
 fn alive(pid: i32) -> bool {
@@ -38,24 +35,8 @@ fn ctrl_c_stops_every_task_and_its_children() {
     repo.write(".gitignore", "*.pid\n.kiln/\n");
     repo.commit("fixture");
 
-    let mut kiln = repo
-        .kiln()
-        .args(["run", "build", "--concurrency", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(kiln.stdout.take().unwrap()).lines();
-    let mut ready = 0;
-    while ready < 2 {
-        let line = lines
-            .next()
-            .expect("kiln output ended before both tasks were ready")
-            .unwrap();
-        if line.ends_with("ready") {
-            ready += 1;
-        }
-    }
+    let mut kiln = Running::start(repo.kiln().args(["run", "build", "--concurrency", "2"]));
+    kiln.wait_for(2, "ready");
     let mut pids = Vec::new();
     for name in ["one", "two"] {
         for file in ["child.pid", "grandchild.pid"] {
@@ -66,13 +47,7 @@ fn ctrl_c_stops_every_task_and_its_children() {
         }
     }
 
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &kiln.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for _ in lines.by_ref() {}
-    let exit = kiln.wait().unwrap();
+    let exit = kiln.interrupt();
     assert_eq!(exit.code(), Some(130), "interrupted runs exit 130");
     for pid in pids {
         assert!(!alive(pid), "process {pid} outlived kiln");

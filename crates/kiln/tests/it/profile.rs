@@ -1,11 +1,8 @@
 //! `--profile FILE`: a Chrome trace of the run, written when the run ends however it ends.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
 use serde_json::Value;
 
-use crate::support::{Repo, stderr, stdout};
+use crate::support::{Repo, Running, stderr, stdout};
 
 /// `app` depends on `lib`; both print a line.
 fn two_packages(app_script: &str) -> Repo {
@@ -149,38 +146,20 @@ fn a_failed_run_still_writes_its_profile() {
 #[test]
 fn an_interrupted_run_still_writes_its_profile() {
     let repo = two_packages("echo ready && sleep 1000");
-    let mut kiln = repo
-        .kiln()
-        .args([
-            "run",
-            "build",
-            "--profile",
-            "trace.json",
-            "--log-order",
-            "stream",
-        ])
-        .env_remove("GITHUB_ACTIONS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(kiln.stdout.take().unwrap()).lines();
-    loop {
-        let line = lines
-            .next()
-            .expect("kiln output ended before the task was ready")
-            .unwrap();
-        if line.ends_with("app:build: ready") {
-            break;
-        }
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &kiln.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    for _ in lines.by_ref() {}
-    assert_eq!(kiln.wait().unwrap().code(), Some(130));
+    let mut kiln = Running::start(
+        repo.kiln()
+            .args([
+                "run",
+                "build",
+                "--profile",
+                "trace.json",
+                "--log-order",
+                "stream",
+            ])
+            .env_remove("GITHUB_ACTIONS"),
+    );
+    kiln.wait_for(1, "app:build: ready");
+    assert_eq!(kiln.interrupt().code(), Some(130));
     let trace = read_trace(&repo);
     let tasks = events(&trace, "X", "task");
     assert_eq!(tasks.len(), 2, "{tasks:?}");

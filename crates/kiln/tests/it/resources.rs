@@ -3,10 +3,9 @@
 //! persistent tasks never block the run, timeouts stop a task, and a machine with one CPU
 //! still builds everything.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::support::{Repo, stderr, stdout};
+use crate::support::{Repo, Running, stderr, stdout};
 
 /// A script that notes `overlap` in `../../overlaps` if another task of the same group is
 /// running when it starts, holds its marker for up to a second (so the other task's start
@@ -193,32 +192,14 @@ fn ctrl_c_stops_persistent_and_locked_tasks_and_frees_the_locks() {
     )
     .write(".gitignore", ".kiln/\n*.pid\n");
     repo.commit("fixture");
-    let mut kiln = repo
-        .kiln()
-        .args(["run", "dev", "migrate", "--concurrency", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(kiln.stdout.take().unwrap()).lines();
-    let mut ready = 0;
-    while ready < 2 {
-        if lines
-            .next()
-            .expect("output ended early")
-            .unwrap()
-            .ends_with("ready")
-        {
-            ready += 1;
-        }
-    }
+    let mut kiln =
+        Running::start(
+            repo.kiln()
+                .args(["run", "dev", "migrate", "--concurrency", "2"]),
+        );
+    kiln.wait_for(2, "ready");
     let started = std::time::Instant::now();
-    std::process::Command::new("kill")
-        .args(["-INT", &kiln.id().to_string()])
-        .status()
-        .unwrap();
-    for _ in lines.by_ref() {}
-    assert_eq!(kiln.wait().unwrap().code(), Some(130));
+    assert_eq!(kiln.interrupt().code(), Some(130));
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     for file in ["dev.pid", "migrate.pid"] {
         let pid = std::fs::read_to_string(repo.path(&format!("pkgs/api/{file}"))).unwrap();

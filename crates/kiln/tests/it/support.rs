@@ -268,3 +268,50 @@ pub(crate) fn artifact_blobs(repo: &Repo) -> Vec<PathBuf> {
     blobs.sort();
     blobs
 }
+
+/// A kiln run in the background whose stdout is read line by line, to interrupt it once
+/// its tasks say they are ready.
+pub(crate) struct Running {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Running {
+    /// Starts `cmd` with stdout piped and stderr dropped.
+    pub(crate) fn start(cmd: &mut Command) -> Running {
+        use std::io::BufRead;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        Running { child, lines }
+    }
+
+    /// Reads until `count` lines ending with `suffix` were printed.
+    pub(crate) fn wait_for(&mut self, count: usize, suffix: &str) {
+        let mut seen = 0;
+        while seen < count {
+            let line = self
+                .lines
+                .next()
+                .unwrap_or_else(|| panic!("kiln's output ended before {count} × `{suffix}`"))
+                .unwrap();
+            if line.ends_with(suffix) {
+                seen += 1;
+            }
+        }
+    }
+
+    /// Sends SIGINT (as Ctrl-C does), reads the rest of the output and waits for the exit.
+    pub(crate) fn interrupt(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in self.lines.by_ref() {}
+        self.child.wait().unwrap()
+    }
+}
