@@ -22,6 +22,10 @@ pub enum CacheStatus {
     Disabled,
     /// Not run: it succeeded with the same key in the run being resumed (`--resume`).
     Resumed,
+    /// The package has no script (or command) for the task: a node that only keeps the
+    /// order, and no task in the run's counts (Turborepo's `<NONEXISTENT>`).
+    #[serde(rename = "nothing")]
+    NothingToRun,
 }
 
 /// How a task ended. A failed task is data, not an error.
@@ -55,6 +59,9 @@ pub struct TaskReport {
     /// What its processes used, when it ran long enough to be sampled (every 200 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TaskResources>,
+    /// When it started (Unix time, ms); `None` for a task that never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_unix_ms: Option<u64>,
 }
 
 /// The resources a task's processes used, from the monitor's samples of its process group.
@@ -151,6 +158,12 @@ pub enum Event {
         id: TaskId,
         key: String,
         reason: String,
+        /// The cache was not read for it (`--force`, `cache: false`, a write-only cache):
+        /// Turborepo's "cache bypass".
+        bypassed: bool,
+        /// The variables of kiln's environment the task does not see (strict env mode), by
+        /// name; values are never in an event.
+        hidden_env: Vec<String>,
     },
     /// One line of a task's output, live (on a miss) or replayed (on a hit).
     TaskOutput {

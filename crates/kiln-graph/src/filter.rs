@@ -1,7 +1,7 @@
 //! `--filter` expressions, in the syntax pnpm and Turborepo share.
 //!
 //! ```text
-//! [!] [...[^]] ( name | name-glob | ./dir | {dir} | name{dir} ) [[^]...]
+//! [!] [...[^]] ( name | name-glob | ./dir | {dir} | name{dir} ) [[...][range]] [[^]...]
 //! ```
 //!
 //! | filter            | selects                                                         |
@@ -15,6 +15,11 @@
 //! | `...web...`       | `web`, its dependents, and the dependencies of all of those      |
 //! | `web^...`, `...^web` | the same without `web` itself                                 |
 //! | `!web`, `!web...` | removed from the result, after every other filter is applied     |
+//! | `[main]`          | the packages with a file changed since `main` (work tree included) |
+//! | `[a...b]`         | the packages with a file changed between the merge-base of `a` and `b`, and `b` |
+//! | `...[HEAD^1]`, `[HEAD^1]...` | the changed packages and their dependents / dependencies |
+//! | `web[main]`, `{./apps/*}[main]` | the packages matched that changed             |
+//! | `web...[main]`    | `web`, if it or anything it depends on changed                   |
 //!
 //! Directories are parsed as written (`../x` keeps its `..`) and are relative to the
 //! workspace root when selected; started below the root, the CLI first rebases them onto the
@@ -23,7 +28,10 @@
 //! holds no package itself selects every package under it, as pnpm does (Turborepo selects
 //! nothing there, which is never what the user meant). `dir/**` also matches `dir`, as in
 //! Turborepo.
-//! Git ranges (`[main]`, `...[HEAD^]`) are not supported here: they belong to `--affected`.
+//! Which packages a git range changed is the caller's to work out from git (this crate reads
+//! no files), as Turborepo does: see [`crate::ChangedPackages`]. A selector that starts with
+//! `.` is a directory glob through its end, as in Turborepo (`./packages/[ab]` is a glob, not
+//! a range): a range takes a braced directory, `{./packages/*}[main]`.
 
 use std::fmt;
 
@@ -45,6 +53,27 @@ pub struct Filter {
     pub with_dependents: bool,
     /// `^`: leave the matched packages themselves out.
     pub exclude_self: bool,
+    /// `[range]`: only the matched packages that the range changed.
+    pub git: Option<GitRange>,
+    /// `name...[range]`: the matched packages of which they or a dependency changed.
+    pub git_through_dependencies: bool,
+}
+
+/// The revisions of a `[from]` or `[from...to]` filter.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitRange {
+    pub from: String,
+    /// `None`: up to the work tree, uncommitted and untracked files included.
+    pub to: Option<String>,
+}
+
+impl fmt::Display for GitRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.to {
+            Some(to) => write!(f, "[{}...{to}]", self.from),
+            None => write!(f, "[{}]", self.from),
+        }
+    }
 }
 
 /// How a filter names packages.
@@ -104,12 +133,26 @@ impl Filter {
             }
             None => false,
         };
-        if rest.is_empty() {
+        let mut git = None;
+        let mut git_through_dependencies = false;
+        if !rest.starts_with('.')
+            && rest.ends_with(']')
+            && let Some(open) = rest.rfind('[')
+        {
+            let inner = &rest[open + 1..rest.len() - 1];
+            git = Some(parse_range(inner).map_err(|r| invalid(&r))?);
+            rest = &rest[..open];
+            if let Some(r) = rest.strip_suffix("...") {
+                rest = r;
+                git_through_dependencies = true;
+            }
+        }
+        if rest.is_empty() && git.is_none() {
             return Err(invalid("it names no package, directory or glob"));
         }
-        if rest.contains('[') {
+        if rest.contains(['[', ']']) && !rest.starts_with('.') {
             return Err(invalid(
-                "git ranges (`[ref]`) are not supported in filters; use `--affected`",
+                "a git range goes at the end, in brackets: `[main]`, `web[HEAD^1]`, `[a...b]`",
             ));
         }
         if rest.contains('^') {
@@ -117,7 +160,9 @@ impl Filter {
                 "`^` only goes between `...` and the package (`...^web`, `web^...`)",
             ));
         }
-        let (name, dir) = if let Some(open) = rest.find('{') {
+        let (name, dir) = if rest.is_empty() {
+            (None, None)
+        } else if let Some(open) = rest.find('{') {
             let Some(inner) = rest[open + 1..].strip_suffix('}') else {
                 return Err(invalid("a `{` directory must close with `}` at the end"));
             };
@@ -149,6 +194,8 @@ impl Filter {
             with_dependencies,
             with_dependents,
             exclude_self,
+            git,
+            git_through_dependencies,
         })
     }
 
@@ -162,6 +209,8 @@ impl Filter {
             with_dependencies: false,
             with_dependents: false,
             exclude_self: false,
+            git: None,
+            git_through_dependencies: false,
         }
     }
 
@@ -255,6 +304,25 @@ impl DirPattern {
 
 const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
 
+/// The inside of `[…]`: `ref`, or `from...to`.
+fn parse_range(inner: &str) -> Result<GitRange, String> {
+    let bad = |what: &str| Err(format!("`[{inner}]`: {what}"));
+    match inner.split_once("...") {
+        Some((from, to)) if from.trim().is_empty() || to.trim().is_empty() => {
+            bad("a range needs a revision on each side of `...`")
+        }
+        Some((from, to)) => Ok(GitRange {
+            from: from.trim().to_string(),
+            to: Some(to.trim().to_string()),
+        }),
+        None if inner.trim().is_empty() => bad("names no revision"),
+        None => Ok(GitRange {
+            from: inner.trim().to_string(),
+            to: None,
+        }),
+    }
+}
+
 /// `./a/../b/` → `b`; `.` → `` (the root); `../x` stays `../x` (see [`DirPattern::rebase`]).
 fn parse_dir(raw: &str) -> Result<DirPattern, String> {
     if raw.starts_with('/') {
@@ -344,16 +412,7 @@ mod tests {
     #[test]
     fn rejects_what_it_cannot_mean() {
         for bad in [
-            "",
-            "!",
-            "...",
-            "^...",
-            "{}",
-            "{./a",
-            "{/abs}",
-            "[main]",
-            "web[HEAD^1]",
-            "we^b",
+            "", "!", "...", "^...", "{}", "{./a", "{/abs}", "[]", "[a...]", "we[x]b", "we^b",
         ] {
             let err = Filter::parse(bad).unwrap_err();
             assert!(
@@ -361,6 +420,32 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn parses_git_ranges_as_turbo_writes_them() {
+        let range = |from: &str, to: Option<&str>| {
+            Some(GitRange {
+                from: from.into(),
+                to: to.map(str::to_string),
+            })
+        };
+        let f = parse("[main...HEAD]");
+        assert_eq!(f.git, range("main", Some("HEAD")));
+        assert!(f.name.is_none() && f.dir.is_none());
+        let f = parse("...[HEAD^1]");
+        assert_eq!(f.git, range("HEAD^1", None));
+        assert!(f.with_dependents && !f.with_dependencies);
+        let f = parse("[HEAD~2]^...");
+        assert!(f.with_dependencies && f.exclude_self);
+        let f = parse("web...[main]");
+        assert!(f.git_through_dependencies && !f.with_dependencies);
+        assert_eq!(f.name, Some(NamePattern::Exact("web".into())));
+        let f = parse("{./apps/*}[HEAD^1]");
+        assert!(matches!(f.dir, Some(DirPattern::Glob { .. })));
+        assert_eq!(f.git, range("HEAD^1", None));
+        // A selector starting with `.` is a directory glob to its end, as in Turborepo.
+        assert!(parse("./packages/[ab]").git.is_none());
     }
 
     #[test]

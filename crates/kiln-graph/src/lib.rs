@@ -31,9 +31,9 @@ mod topo;
 mod testkit;
 
 pub use error::GraphError;
-pub use filter::{DirPattern, Filter, NamePattern};
+pub use filter::{DirPattern, Filter, GitRange, NamePattern};
 pub use inference::Inference;
 pub use package_graph::PackageGraph;
 pub use priority::priorities;
-pub use select::{Selection, select, select_packages};
+pub use select::{ChangedPackages, Selection, select, select_changed, select_packages};
 pub use task_graph::{TaskGraph, TaskNode};

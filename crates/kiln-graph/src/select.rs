@@ -13,15 +13,22 @@
 //!   what the root package depends on (transitively);
 //! - so `...x` selects every package, the root included, when the root depends on `x`;
 //! - an exact name that matches nothing is an error ("No package found with name …"),
-//!   while a glob or directory that matches nothing only selects nothing.
+//!   while a glob or directory that matches nothing only selects nothing;
+//! - a git range (`[main]`) keeps, of the packages the name and directory match (all, with
+//!   neither), those the range changed; `name...[main]` keeps those of which the package
+//!   or one of its dependencies changed. The changed packages come from the caller
+//!   ([`ChangedPackages`]); then `...` and `^` apply as usual.
 
 use std::collections::{BTreeSet, HashSet};
 
 use kiln_core::PackageName;
 use kiln_workspace::Package;
 
-use crate::filter::{DirPattern, NamePattern};
+use crate::filter::{DirPattern, GitRange, NamePattern};
 use crate::{Filter, GraphError, PackageGraph};
+
+/// The packages each git range of the filters changed, worked out by the caller from git.
+pub type ChangedPackages = std::collections::BTreeMap<GitRange, BTreeSet<PackageName>>;
 
 /// The packages the filters select, and the filters that matched no package (for the caller
 /// to warn about).
@@ -47,6 +54,16 @@ pub fn select(
     packages: &[Package],
     filters: &[Filter],
 ) -> Result<Selection, GraphError> {
+    select_changed(graph, packages, filters, &ChangedPackages::new())
+}
+
+/// [`select`] for filters with git ranges: `changed` holds the packages each range changed.
+pub fn select_changed(
+    graph: &PackageGraph,
+    packages: &[Package],
+    filters: &[Filter],
+    changed: &ChangedPackages,
+) -> Result<Selection, GraphError> {
     let package_dirs: HashSet<&str> = packages.iter().map(|p| p.dir.as_str()).collect();
     let root_deps = graph.root_dependencies();
     let mut included: Option<BTreeSet<PackageName>> = None;
@@ -59,7 +76,7 @@ pub fn select(
                 reason: "the directory leads outside the workspace root".into(),
             });
         }
-        let matched: Vec<&PackageName> = packages
+        let mut matched: Vec<&PackageName> = packages
             .iter()
             .filter(|p| matches(filter, p, &package_dirs))
             .map(|p| &p.name)
@@ -74,6 +91,26 @@ pub fn select(
             tracing::debug!(filter = %filter, "filter matched no package");
             unmatched.push(filter.to_string());
             continue;
+        }
+        if let Some(range) = &filter.git {
+            let Some(changed) = changed.get(range) else {
+                return Err(GraphError::InvalidFilter {
+                    filter: filter.to_string(),
+                    reason: format!("the packages {range} changed are not known"),
+                });
+            };
+            matched.retain(|p| {
+                changed.contains(*p)
+                    || filter.git_through_dependencies
+                        && graph
+                            .dependencies_of_all([*p])
+                            .iter()
+                            .chain(&root_deps)
+                            .any(|d| changed.contains(d))
+            });
+            if matched.is_empty() {
+                continue;
+            }
         }
         let selected = expand(graph, &root_deps, filter, &matched);
         if filter.exclude {
@@ -263,6 +300,41 @@ mod tests {
         assert_eq!(sel(&["...x"]), ["a", "x", "y"]);
         assert_eq!(sel(&["...x..."]), ["a", "b", "c", "x", "y"]);
         assert_eq!(sel(&["!...c"]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn git_ranges_keep_the_changed_packages_then_follow_the_graph() {
+        // a → b, a → x, b → c, y → x; the range changed c and y.
+        let packages = repo();
+        let graph = PackageGraph::new(&packages);
+        let range = GitRange {
+            from: "main".into(),
+            to: None,
+        };
+        let changed: ChangedPackages =
+            [(range, ["c".into(), "y".into()].into_iter().collect())].into();
+        let sel = |filters: &[&str]| -> Vec<String> {
+            let filters: Vec<Filter> = filters.iter().map(|f| Filter::parse(f).unwrap()).collect();
+            select_changed(&graph, &packages, &filters, &changed)
+                .unwrap()
+                .packages
+                .into_iter()
+                .map(|p| p.to_string())
+                .collect()
+        };
+        assert_eq!(sel(&["[main]"]), ["c", "y"]);
+        assert_eq!(sel(&["...[main]"]), ["a", "b", "c", "y"]);
+        assert_eq!(sel(&["...^[main]"]), ["a", "b"]);
+        assert_eq!(sel(&["[main]..."]), ["c", "x", "y"]);
+        assert_eq!(sel(&["b[main]"]), Vec::<String>::new());
+        assert_eq!(sel(&["c[main]"]), ["c"]);
+        // `name...[range]`: the package, if it or a dependency changed.
+        assert_eq!(sel(&["b...[main]"]), ["b"]);
+        assert_eq!(sel(&["x...[main]"]), Vec::<String>::new());
+        assert_eq!(sel(&["{./packages/*}[main]"]), ["c", "y"]);
+        // An unknown range is the caller's mistake, said so.
+        let other = vec![Filter::parse("[dev]").unwrap()];
+        assert!(select_changed(&graph, &packages, &other, &changed).is_err());
     }
 
     #[test]

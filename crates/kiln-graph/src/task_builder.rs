@@ -47,8 +47,11 @@
 //!     command fails (turbo: `"b#dev" is a persistent task, "b#test" cannot depend on it`);
 //!     a persistent task *without* a command may be depended on.
 //!
-//! Not mirrored: `--only` (drop edges to tasks not requested) and `with` siblings; neither
-//! is in kiln's pipeline yet.
+//! 16. `with_adds_siblings_without_edges`: each task's `with` entries (`task` in the same
+//!     package, or `pkg#task`) are added to the graph, whatever the scope, with no edge:
+//!     they run alongside it (a dev server's watcher). Their own `dependsOn` is followed.
+//! 17. `only_keeps_the_requested_tasks` ([`TaskGraph::only`], `--only`): just the entry
+//!     points, and the edges between them.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -205,6 +208,15 @@ impl<'a> Builder<'a> {
                 }
             }
             self.nodes[i].task.depends_on = specs;
+            let siblings = std::mem::take(&mut self.nodes[i].task.with);
+            for spec in siblings.iter().filter(|s| !s.starts_with('^')) {
+                targets.clear();
+                self.targets(i, spec, &mut targets)?;
+                for &target in &targets {
+                    self.node(target, Some(i))?;
+                }
+            }
+            self.nodes[i].task.with = siblings;
         }
         Ok(())
     }
@@ -295,7 +307,11 @@ impl<'a> Builder<'a> {
         };
         self.index.insert(key, i);
         self.keys.push(key);
-        self.nodes.push(TaskNode { id, task });
+        self.nodes.push(TaskNode {
+            id,
+            task,
+            args: Vec::new(),
+        });
         self.deps.push(Vec::new());
         self.queue.push(i);
         i

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use kiln_core::TaskId;
+use kiln_core::{TaskId, TaskName};
 use kiln_workspace::ResolvedTask;
 
 use crate::GraphError;
@@ -20,6 +20,8 @@ use crate::topo::{invert, topological_order};
 pub struct TaskNode {
     pub id: TaskId,
     pub task: ResolvedTask,
+    /// Arguments passed to its command (`kiln run build -- --prod`: every `build` node).
+    pub args: Vec<String>,
 }
 
 impl TaskNode {
@@ -200,6 +202,74 @@ impl TaskGraph {
             }
         }
         (0..self.nodes.len()).filter(|i| seen[*i]).collect()
+    }
+
+    /// `--only`: the nodes of `tasks` in the packages of `scope` (a `pkg#task` whatever
+    /// the scope), and the edges between them; nothing they depend on is added.
+    pub fn only(
+        &self,
+        tasks: &[TaskName],
+        scope: &std::collections::BTreeSet<kiln_core::PackageName>,
+    ) -> TaskGraph {
+        let keep: Vec<bool> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                tasks.iter().any(|t| match TaskId::parse(t.as_str()) {
+                    Ok(id) => id == n.id,
+                    Err(_) => t == &n.id.task && scope.contains(&n.id.package),
+                })
+            })
+            .collect();
+        let mut position = vec![usize::MAX; self.nodes.len()];
+        let mut nodes = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate().filter(|(i, _)| keep[*i]) {
+            position[i] = nodes.len();
+            nodes.push(node.clone());
+        }
+        let deps: Vec<Vec<usize>> = (0..self.nodes.len())
+            .filter(|i| keep[*i])
+            .map(|i| {
+                self.deps[i]
+                    .iter()
+                    .filter(|&&d| keep[d])
+                    .map(|&d| position[d])
+                    .collect()
+            })
+            .collect();
+        let index = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        let dependents = invert(&deps);
+        TaskGraph {
+            nodes,
+            index,
+            deps,
+            dependents,
+        }
+    }
+
+    /// Passes `args` to the command of every node whose task is one of `tasks` (`build`, or
+    /// the task of `pkg#build`), in any package, as Turborepo passes arguments after `--` to
+    /// the tasks named on the command line and not to what they depend on.
+    pub fn pass_args(&mut self, tasks: &[TaskName], args: &[String]) {
+        if args.is_empty() {
+            return;
+        }
+        let named: Vec<&str> = tasks
+            .iter()
+            .map(|t| {
+                let t = t.as_str();
+                t.rsplit_once('#').map_or(t, |(_, task)| task)
+            })
+            .collect();
+        for node in &mut self.nodes {
+            if named.contains(&node.id.task.as_str()) {
+                node.args = args.to_vec();
+            }
+        }
     }
 
     /// Graphviz DOT, one line per edge (or per isolated node), in a stable order;

@@ -41,6 +41,10 @@ pub(crate) fn workspace(package_lines: &[&str], task_lines: &[&str]) -> Workspac
             match token {
                 "(persistent)" => def.persistent = Some(true),
                 "(no-cache)" => def.cache = Some(false),
+                with if with.starts_with("(with:") => def
+                    .with
+                    .get_or_insert_default()
+                    .push(with["(with:".len()..with.len() - 1].to_string()),
                 dep => depends_on.push(dep.to_string()),
             }
         }

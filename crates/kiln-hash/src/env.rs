@@ -14,33 +14,61 @@ use crate::encode::Encoder;
 
 const ENV_VALUE_CONTEXT: &str = "kiln 2025 env value v1";
 
-/// The variables selected by `patterns` from `env`, sorted by name, each with the digest of
-/// its value (see [`env_value_digest`]).
-pub fn env_digests(patterns: &[String], env: &BTreeMap<String, String>) -> Vec<(String, Digest)> {
-    let (exclude, include): (Vec<&str>, Vec<&str>) = {
-        let mut exclude = Vec::new();
-        let mut include = Vec::new();
+/// A list of variable patterns split into what it includes and what its `!` entries
+/// exclude (exclusions win whatever their position).
+#[derive(Clone, Debug, Default)]
+pub struct EnvPatterns<'a> {
+    include: Vec<&'a str>,
+    exclude: Vec<&'a str>,
+}
+
+impl<'a> EnvPatterns<'a> {
+    pub fn new(patterns: &'a [String]) -> Self {
+        Self::from_strs(patterns.iter().map(String::as_str))
+    }
+
+    pub fn from_strs(patterns: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut split = EnvPatterns::default();
         for pattern in patterns {
             match pattern.strip_prefix('!') {
-                Some(p) if !p.is_empty() => exclude.push(p),
+                Some(p) if !p.is_empty() => split.exclude.push(p),
                 Some(_) => {}
-                None if !pattern.is_empty() => include.push(pattern.as_str()),
+                None if !pattern.is_empty() => split.include.push(pattern),
                 None => {}
             }
         }
-        (exclude, include)
-    };
-    let excluded = |name: &str| exclude.iter().any(|p| wildcard_match(p, name));
+        split
+    }
 
+    /// A positive entry matches `name`.
+    pub fn includes(&self, name: &str) -> bool {
+        self.include.iter().any(|p| wildcard_match(p, name))
+    }
+
+    /// A `!` entry matches `name`.
+    pub fn excludes(&self, name: &str) -> bool {
+        self.exclude.iter().any(|p| wildcard_match(p, name))
+    }
+
+    /// Included and not excluded.
+    pub fn matches(&self, name: &str) -> bool {
+        self.includes(name) && !self.excludes(name)
+    }
+}
+
+/// The variables selected by `patterns` from `env`, sorted by name, each with the digest of
+/// its value (see [`env_value_digest`]).
+pub fn env_digests(patterns: &[String], env: &BTreeMap<String, String>) -> Vec<(String, Digest)> {
+    let split = EnvPatterns::new(patterns);
     let mut selected: BTreeMap<&str, Digest> = BTreeMap::new();
-    for pattern in include {
+    for &pattern in &split.include {
         if pattern.contains('*') {
             for (name, value) in env {
-                if wildcard_match(pattern, name) && !excluded(name) {
+                if wildcard_match(pattern, name) && !split.excludes(name) {
                     selected.insert(name, env_value_digest(Some(value)));
                 }
             }
-        } else if !excluded(pattern) {
+        } else if !split.excludes(pattern) {
             let value = env.get(pattern).map(String::as_str);
             selected.insert(pattern, env_value_digest(value));
         }

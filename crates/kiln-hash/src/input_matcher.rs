@@ -26,6 +26,9 @@ impl InputMatcher {
     /// Whether the package-relative `rel` (a file git does not ignore) is an input: the
     /// same rules as [`crate::collect_inputs`], `package.json` always included.
     pub fn matches(&self, rel: &str) -> bool {
+        if never_walked(rel) {
+            return false;
+        }
         if rel == "package.json" {
             return true;
         }
@@ -48,6 +51,9 @@ impl InputMatcher {
     /// For root-relative globs (`globalDependencies`, `$TURBO_ROOT$/` inputs): the globs
     /// alone decide, with no default set and no `package.json` rule.
     pub fn matches_global(&self, rel: &str) -> bool {
+        if never_walked(rel) {
+            return false;
+        }
         let mut selected = false;
         for op in &self.ops {
             match op {
@@ -60,6 +66,15 @@ impl InputMatcher {
         }
         selected
     }
+}
+
+/// A path under a directory the walk never enters (`node_modules/`, `.turbo/`, …) is no
+/// input, whatever git says about it.
+pub fn never_walked(rel: &str) -> bool {
+    rel.split('/')
+        .rev()
+        .skip(1)
+        .any(|c| crate::walk::ALWAYS_EXCLUDED.contains(&c))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! | `inputs` | selected files |
 //! |---|---|
-//! | empty | the default set: every file under the package not ignored by git (see [`crate::walk`] for the rules), minus the task's own `outputs`, minus nested packages |
+//! | empty | the default set: every file under the package not ignored by git (see [`crate::walk`] for the rules), minus the task's own `outputs`. As in Turborepo, that includes the files of packages nested inside it, and the root package's set is every file of the workspace |
 //! | globs | the (not ignored) files matching each glob, in order: a glob adds, `!glob` removes from what came before, `$TURBO_DEFAULT$` adds the default set |
 //!
 //! In both cases the package's `package.json` is an input (it holds the scripts and the
@@ -29,12 +29,8 @@ pub struct InputOptions<'a> {
     pub inputs: &'a [String],
     /// The task's `outputs` globs (package-relative), taken out of the default set.
     pub outputs: &'a [String],
-    /// Root-relative directories of other packages nested under this one (every other
-    /// package's directory when this is the root package); never inputs of this package.
-    /// Only read when there is no `listing`.
-    pub exclude_dirs: &'a [String],
     /// The package's files already listed ([`crate::RepoListing::files`]: package-relative,
-    /// sorted, nested packages left out), used instead of walking the package.
+    /// sorted), used instead of walking the package.
     pub listing: Option<&'a [String]>,
 }
 
@@ -74,7 +70,7 @@ pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashErr
     let universe: &[String] = match opts.listing {
         Some(listing) => listing,
         None => {
-            walked = walk(opts.root, package_dir, opts.exclude_dirs)?;
+            walked = walk(opts.root, package_dir)?;
             &walked
         }
     };
@@ -140,7 +136,7 @@ pub fn collect_global_inputs(root: &Path, globs: &[String]) -> Result<Vec<InputF
                         format!("{base}/")
                     };
                     selected.extend(
-                        walk(root, &base, &[])?
+                        walk(root, &base)?
                             .into_iter()
                             .map(|rel| format!("{prefix}{rel}"))
                             .filter(|rel| set.is_match(rel)),

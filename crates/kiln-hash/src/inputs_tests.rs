@@ -20,21 +20,15 @@ struct Task<'a> {
     dir: &'a str,
     inputs: &'a [&'a str],
     outputs: &'a [&'a str],
-    exclude: &'a [&'a str],
 }
 
 fn collect(root: &Path, task: Task<'_>) -> Vec<InputFile> {
-    let (inputs, outputs, exclude) = (
-        strings(task.inputs),
-        strings(task.outputs),
-        strings(task.exclude),
-    );
+    let (inputs, outputs) = (strings(task.inputs), strings(task.outputs));
     collect_inputs(&InputOptions {
         root,
         package_dir: task.dir,
         inputs: &inputs,
         outputs: &outputs,
-        exclude_dirs: &exclude,
         listing: None,
     })
     .unwrap()
@@ -45,7 +39,6 @@ fn default_task(dir: &str) -> Task<'_> {
         dir,
         inputs: &[],
         outputs: &[],
-        exclude: &[],
     }
 }
 
@@ -218,16 +211,11 @@ fn a_literal_input_names_its_file_even_when_git_ignores_it() {
 }
 
 #[test]
-fn nested_packages_are_not_inputs_of_the_root_package() {
+fn the_root_package_takes_the_files_of_every_package_as_turbo_does() {
     let tmp = fixture();
-    let files = collect(
-        tmp.path(),
-        Task {
-            exclude: &["packages/a"],
-            ..default_task("")
-        },
-    );
-    assert_eq!(rels(&files), [".gitignore", "package.json"]);
+    let files = collect(tmp.path(), default_task(""));
+    assert!(rels(&files).contains(&"packages/a/src/index.ts"));
+    assert!(!rels(&files).contains(&"packages/a/debug.log"));
 }
 
 #[cfg(unix)]
@@ -254,7 +242,6 @@ fn a_missing_package_dir_is_an_error_naming_it() {
         package_dir: "packages/nope",
         inputs: &[],
         outputs: &[],
-        exclude_dirs: &[],
         listing: None,
     })
     .unwrap_err();
@@ -269,7 +256,6 @@ fn a_package_dir_that_climbs_out_of_the_root_is_rejected() {
         package_dir: "../elsewhere",
         inputs: &[],
         outputs: &[],
-        exclude_dirs: &[],
         listing: None,
     })
     .unwrap_err();

@@ -9,10 +9,10 @@
 //! |---|---|
 //! | [`KEY_FORMAT_VERSION`] | bumped whenever this table or its encoding changes, so old artifacts are never read as new ones |
 //! | task id (`pkg#task`) | outputs are restored into this package; two packages never share an artifact |
-//! | definition ([`DefinitionInputs`]): command, `depends_on`, `inputs`, `outputs`, `env`, `pass_through_env`, `cache`, `persistent` | the command is the build; the globs decide what is hashed and restored; a pipeline edit is a change |
+//! | definition ([`DefinitionInputs`]): command, arguments passed after `--`, `depends_on`, `inputs`, `outputs`, `env`, `pass_through_env`, `cache`, `persistent`, env mode, the framework's variable patterns, the global pass-through names (strict mode) | the command is the build; the globs decide what is hashed and restored; the env mode and the pass-through lists decide what the task can see; a pipeline edit is a change |
 //! | files: (package-relative path, content digest) | the sources; the *name* is there too, so a rename is a change |
 //! | dependencies: (task id, key) of every task this one depends on | a dependency's outputs are this task's inputs; its key stands for all of them, transitively |
-//! | env: (name, digest of value) for the task's `env` patterns | `NODE_ENV=production` builds something else; unset differs from empty |
+//! | env: (name, digest of value) for the task's `env` patterns and its framework's (`NEXT_PUBLIC_*`) | `NODE_ENV=production` builds something else; unset differs from empty |
 //! | global: digest of the global files and the global env | `globalDependencies` / `globalEnv`: root config every task reads |
 //! | external: (name, resolved version) of every third-party package in the package's transitive closure, from the lockfile | an upgraded dependency changes the result; one that is not in the closure must not |
 //! | platform: OS and architecture | native binaries and `node_modules/.bin` shims differ across them |
@@ -44,7 +44,7 @@ use crate::manifest::{DependencyKey, InputManifest};
 use crate::{Digest, ParseDigestError};
 
 /// Bump whenever what goes into a key, or how it is encoded, changes.
-pub const KEY_FORMAT_VERSION: u32 = 2;
+pub const KEY_FORMAT_VERSION: u32 = 3;
 
 const KEY_CONTEXT: &str = "kiln 2025 task key";
 const DEFINITION_CONTEXT: &str = "kiln 2025 task definition";
@@ -66,6 +66,19 @@ pub struct DefinitionInputs {
     pub pass_through_env: Vec<String>,
     pub cache: bool,
     pub persistent: bool,
+    /// `strict` or `loose`: what the task can see of the environment.
+    #[serde(default)]
+    pub env_mode: String,
+    /// The variable patterns its framework adds (`NEXT_PUBLIC_*`); order does not matter.
+    #[serde(default)]
+    pub inferred_env: Vec<String>,
+    /// `globalPassThroughEnv`, in strict mode (what else the task can see); order does not
+    /// matter.
+    #[serde(default)]
+    pub global_pass_through_env: Vec<String>,
+    /// Arguments passed to the command (`kiln run build -- --prod`); order matters.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 impl DefinitionInputs {
@@ -80,6 +93,10 @@ impl DefinitionInputs {
             .strs(sorted(&self.pass_through_env).into_iter())
             .bool(self.cache)
             .bool(self.persistent)
+            .str(&self.env_mode)
+            .strs(sorted(&self.inferred_env).into_iter())
+            .strs(sorted(&self.global_pass_through_env).into_iter())
+            .strs(self.args.iter().map(String::as_str))
             .finish()
     }
 }

@@ -22,6 +22,10 @@ fn fixture() -> KeyInputs {
             pass_through_env: strings(&["AWS_PROFILE"]),
             cache: true,
             persistent: false,
+            env_mode: "strict".into(),
+            inferred_env: strings(&["VITE_*"]),
+            global_pass_through_env: strings(&["HOME"]),
+            args: strings(&["--prod"]),
         },
         files: vec![
             ("package.json".into(), d("{}")),
@@ -52,7 +56,7 @@ fn fixture() -> KeyInputs {
 fn golden_key_of_a_fixed_input_never_changes_by_accident() {
     assert_eq!(
         fixture().key().to_string(),
-        "36afa9b3e9601f5840af668bf45bae92932e93f377f4022640dd283a9b1fdb6c"
+        "cd1b61ce4fc156a240f521c681fd3bc798527ef0d49987db6252a521085746f2"
     );
 }
 
@@ -89,6 +93,15 @@ fn every_single_input_changes_the_key() {
         }),
         ("cache", |k| k.definition.cache = false),
         ("persistent", |k| k.definition.persistent = true),
+        ("env mode", |k| k.definition.env_mode = "loose".into()),
+        ("inferred env", |k| k.definition.inferred_env.clear()),
+        ("global pass-through", |k| {
+            k.definition.global_pass_through_env.push("CI".into())
+        }),
+        ("args", |k| k.definition.args.push("--watch".into())),
+        ("args order", |k| {
+            k.definition.args = strings(&["--watch", "--prod"]);
+        }),
         ("file content", |k| k.files[1].1 = d("export const a = 1")),
         ("file renamed", |k| k.files[1].0 = "src/main.ts".into()),
         ("file added", |k| k.files.push(("src/b.ts".into(), d("b")))),

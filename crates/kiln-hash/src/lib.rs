@@ -5,7 +5,7 @@
 //!
 //! 1. lists the input files ([`collect_inputs`], [`collect_global_inputs`]): git's ignore
 //!    rules, Turborepo's `inputs` globs with `$TURBO_DEFAULT$` and `!negation`, the task's own
-//!    outputs and nested packages left out; a [`RepoListing`] walks the workspace once for
+//!    outputs left out; a [`RepoListing`] walks the workspace once for
 //!    all packages, so that hashing many packages does not walk (and re-read the parent
 //!    ignore files) once per package;
 //! 2. digests them ([`hash_files`]) in parallel through a [`StatCache`], so an unchanged tree
@@ -35,7 +35,6 @@
 //!     package_dir: "packages/web",
 //!     inputs: &[],
 //!     outputs: &outputs,
-//!     exclude_dirs: &[],
 //!     listing: None,
 //! })?;
 //! let cache = StatCache::load(&root.join(".kiln/state/stat-cache-v1.bin"));
@@ -80,11 +79,11 @@ mod stat_cache_file;
 mod walk;
 
 pub use digest::{Digest, ParseDigestError};
-pub use env::{env_digests, env_value_digest, process_env};
+pub use env::{EnvPatterns, env_digests, env_value_digest, process_env};
 pub use error::HashError;
 pub use glob::TURBO_DEFAULT;
 pub use hash_files::hash_files;
-pub use input_matcher::InputMatcher;
+pub use input_matcher::{InputMatcher, never_walked};
 pub use inputs::{InputFile, InputOptions, collect_global_inputs, collect_inputs};
 pub use key::{
     DefinitionInputs, GlobalInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest,

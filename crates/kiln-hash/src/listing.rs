@@ -16,12 +16,15 @@
 //! it, or when it sits inside `node_modules/`, or when the package directory is a symlink. The
 //! single walk never reaches such a directory, so every package directory it did not enter is
 //! walked on its own afterwards, the old way: the listing is the same universe in every case,
-//! and the cost of the old way is paid only where it is needed (normally never).
+//! and the cost of the old way is paid only where it is needed (normally never). Such a
+//! directory's files are not in the universe of the packages around it, since their walks
+//! would not enter it either.
 //!
 //! A package directory that does not exist is left out of the listing
 //! ([`RepoListing::files`] says `None`), so that [`crate::collect_inputs`] reports it, as
 //! before, only if a task of that package is hashed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -37,15 +40,23 @@ use crate::walk::{is_always_excluded, relative, walk, walk_builder, walk_error};
 pub struct RepoListing {
     /// Package directory (normalised) → index into `files`; dirs that do not exist are absent.
     index: HashMap<String, usize>,
-    /// Package-relative, `/`-separated, sorted.
+    /// Normalised package directories; index 0 is the root package.
+    dirs: Vec<String>,
+    /// Per directory, the files no nested package claims (all of them for a directory
+    /// walked alone): package-relative, `/`-separated, sorted.
     files: Vec<Vec<String>>,
+    /// Whether the single walk entered the directory (else it was walked alone, and its
+    /// files are in no outer package's universe).
+    entered: Vec<bool>,
+    /// Indices into `dirs`, sorted by directory, so a package's nested packages are one range.
+    by_dir: Vec<usize>,
 }
 
 impl RepoListing {
-    /// Walks `root` once and splits its files among `package_dirs` (root-relative,
+    /// Walks `root` once and files its files under `package_dirs` (root-relative,
     /// `/`-separated; `""` for the root package, which is always included). Pass every
-    /// package of the workspace, not only those being hashed: a package's files are the ones
-    /// no package nested inside it claims.
+    /// package of the workspace, not only those being hashed: a directory the single walk
+    /// cannot enter is only found out by being asked for.
     #[tracing::instrument(level = "debug", skip_all, fields(packages = package_dirs.len()))]
     pub fn walk(root: &Path, package_dirs: &[&str]) -> Result<Self, HashError> {
         let started = std::time::Instant::now();
@@ -98,16 +109,58 @@ impl RepoListing {
             elapsed = ?started.elapsed(),
             "listed the workspace"
         );
-        Ok(Self { index, files })
+        let mut by_dir: Vec<usize> = (0..dirs.len()).collect();
+        by_dir.sort_unstable_by(|&a, &b| dirs[a].cmp(&dirs[b]));
+        Ok(Self {
+            index,
+            dirs,
+            files,
+            entered,
+            by_dir,
+        })
     }
 
     /// The files of the package at `package_dir` (root-relative, as given to
-    /// [`RepoListing::walk`]): package-relative, `/`-separated, sorted, ready for
-    /// [`crate::InputOptions::listing`]. `None` for a directory the listing was not built for,
-    /// or that does not exist.
-    pub fn files(&self, package_dir: &str) -> Option<&[String]> {
+    /// [`RepoListing::walk`]), those of the packages nested inside it included:
+    /// package-relative, `/`-separated, sorted, ready for [`crate::InputOptions::listing`].
+    /// `None` for a directory the listing was not built for, or that does not exist.
+    pub fn files(&self, package_dir: &str) -> Option<Cow<'_, [String]>> {
         let dir = normalize(package_dir).ok()?;
-        self.index.get(dir).map(|&i| self.files[i].as_slice())
+        let &i = self.index.get(dir)?;
+        let own = self.files[i].as_slice();
+        if !self.entered[i] {
+            return Some(Cow::Borrowed(own));
+        }
+        let nested: Vec<usize> = self
+            .nested(dir)
+            .filter(|&j| self.entered[j] && self.index.contains_key(&self.dirs[j]))
+            .filter(|&j| !self.files[j].is_empty())
+            .collect();
+        if nested.is_empty() {
+            return Some(Cow::Borrowed(own));
+        }
+        let mut all = own.to_vec();
+        for j in nested {
+            let rel = &self.dirs[j][if dir.is_empty() { 0 } else { dir.len() + 1 }..];
+            all.extend(self.files[j].iter().map(|f| format!("{rel}/{f}")));
+        }
+        all.sort_unstable();
+        Some(Cow::Owned(all))
+    }
+
+    /// The indices of the directories strictly below `dir` (every other one, for the root).
+    fn nested<'s>(&'s self, dir: &str) -> impl Iterator<Item = usize> + 's {
+        let range = if dir.is_empty() {
+            1.min(self.by_dir.len())..self.by_dir.len()
+        } else {
+            // Strictly below `dir` sorts from `dir/` up to, not including, `dir0`.
+            let lo = format!("{dir}/");
+            let hi = format!("{dir}0");
+            let start = self.by_dir.partition_point(|&k| self.dirs[k] < lo);
+            let end = self.by_dir.partition_point(|&k| self.dirs[k] < hi);
+            start..end
+        };
+        self.by_dir[range].iter().copied()
     }
 }
 
@@ -273,20 +326,14 @@ fn owner_of(index: &HashMap<String, usize>, mut dir: &str) -> usize {
     }
 }
 
-/// A package directory the single walk did not enter, walked the per-package way, leaving out
-/// its nested packages; `None` if it does not exist as a directory.
+/// A package directory the single walk did not enter, walked the per-package way (nested
+/// packages included); `None` if it does not exist as a directory.
 fn walk_alone(root: &Path, dirs: &[String], i: usize) -> Result<Option<Vec<String>>, HashError> {
     let dir = &dirs[i];
     if !root.join(dir).is_dir() {
         return Ok(None);
     }
-    let nested: Vec<String> = dirs
-        .iter()
-        .filter(|d| d.len() > dir.len() && d.starts_with(dir.as_str()))
-        .filter(|d| d.as_bytes()[dir.len()] == b'/')
-        .cloned()
-        .collect();
-    walk(root, dir, &nested).map(Some)
+    walk(root, dir).map(Some)
 }
 
 #[cfg(test)]

@@ -103,18 +103,9 @@ fn fixture() -> (tempfile::TempDir, std::path::PathBuf) {
     (tmp, ws)
 }
 
-/// Today's per-package walk, leaving out the packages nested inside.
+/// The per-package walk: every file under the package, those of nested packages included.
 fn walked(root: &Path, dir: &str) -> Vec<String> {
-    let nested: Vec<String> = PACKAGES
-        .iter()
-        .filter(|d| {
-            d.len() > dir.len()
-                && d.starts_with(dir)
-                && (dir.is_empty() || d.as_bytes()[dir.len()] == b'/')
-        })
-        .map(|d| d.to_string())
-        .collect();
-    walk(root, dir, &nested).unwrap()
+    walk(root, dir).unwrap()
 }
 
 #[test]
@@ -123,7 +114,7 @@ fn the_listing_is_the_universe_of_every_per_package_walk() {
     let listing = RepoListing::walk(&ws, &PACKAGES).unwrap();
     for dir in PACKAGES {
         assert_eq!(
-            listing.files(dir).unwrap(),
+            listing.files(dir).unwrap().to_vec(),
             walked(&ws, dir),
             "package `{dir}`"
         );
@@ -131,35 +122,36 @@ fn the_listing_is_the_universe_of_every_per_package_walk() {
 }
 
 #[test]
-fn each_file_goes_to_the_deepest_package_under_the_ignore_rules_of_every_level() {
+fn a_package_lists_its_nested_packages_files_under_the_ignore_rules_of_every_level() {
     let (_tmp, ws) = fixture();
     let listing = RepoListing::walk(&ws, &PACKAGES).unwrap();
     assert_eq!(
-        listing.files("packages/a").unwrap(),
+        *listing.files("packages/a").unwrap(),
         [
             ".eslintrc",
             ".gitignore",
             "coverage/lcov.info",
+            "inner/.gitignore",
+            "inner/package.json",
+            "inner/src/i.ts",
             "keep.log",
             "package.json",
             "src/index.ts",
         ]
     );
     assert_eq!(
-        listing.files("packages/a/inner").unwrap(),
+        *listing.files("packages/a/inner").unwrap(),
         [".gitignore", "package.json", "src/i.ts"]
     );
     #[cfg(unix)]
     assert_eq!(
-        listing.files("packages/b").unwrap(),
+        *listing.files("packages/b").unwrap(),
         ["link.ts", "package.json"]
     );
-    let root: Vec<&str> = listing
-        .files("")
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
+    let root_files = listing.files("").unwrap();
+    let root: Vec<&str> = root_files.iter().map(|s| s.as_str()).collect();
+    // Every file of the workspace but those git ignores (`legacy/`) or no walk enters
+    // (`node_modules/`); a symlinked package is a symlink to the root.
     assert_eq!(
         root,
         [
@@ -168,6 +160,18 @@ fn each_file_goes_to_the_deepest_package_under_the_ignore_rules_of_every_level()
             ".gitignore",
             "README.md",
             "package.json",
+            "packages/a/.eslintrc",
+            "packages/a/.gitignore",
+            "packages/a/coverage/lcov.info",
+            "packages/a/inner/.gitignore",
+            "packages/a/inner/package.json",
+            "packages/a/inner/src/i.ts",
+            "packages/a/keep.log",
+            "packages/a/package.json",
+            "packages/a/src/index.ts",
+            #[cfg(unix)]
+            "packages/b/link.ts",
+            "packages/b/package.json",
             #[cfg(unix)]
             "packages/linked",
             "shared-src/lib.ts",
@@ -181,16 +185,16 @@ fn packages_the_walk_cannot_enter_are_walked_alone() {
     let (_tmp, ws) = fixture();
     let listing = RepoListing::walk(&ws, &PACKAGES).unwrap();
     assert_eq!(
-        listing.files("legacy/old").unwrap(),
+        *listing.files("legacy/old").unwrap(),
         ["index.js", "package.json"]
     );
     assert_eq!(
-        listing.files("node_modules/vendored").unwrap(),
+        *listing.files("node_modules/vendored").unwrap(),
         ["lib.js", "package.json"]
     );
     #[cfg(unix)]
     assert_eq!(
-        listing.files("packages/linked").unwrap(),
+        *listing.files("packages/linked").unwrap(),
         ["lib.ts", "package.json"]
     );
 }
@@ -243,27 +247,17 @@ fn collect_inputs_selects_the_same_files_from_a_listing() {
         ),
     ];
     for dir in PACKAGES {
-        let nested: Vec<String> = PACKAGES
-            .iter()
-            .filter(|d| {
-                d.len() > dir.len()
-                    && d.starts_with(dir)
-                    && (dir.is_empty() || d.as_bytes()[dir.len()] == b'/')
-            })
-            .map(|d| d.to_string())
-            .collect();
+        let listed = listing.files(dir);
         for (inputs, outputs) in &tasks {
             let opts = InputOptions {
                 root: &ws,
                 package_dir: dir,
                 inputs,
                 outputs,
-                exclude_dirs: &nested,
                 listing: None,
             };
             let from_listing = InputOptions {
-                exclude_dirs: &[],
-                listing: listing.files(dir),
+                listing: listed.as_deref(),
                 ..opts
             };
             assert_eq!(

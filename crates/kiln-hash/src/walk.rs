@@ -6,8 +6,7 @@
 //! purpose:
 //! - the user's global excludes file is not read: it differs from machine to machine, and a
 //!   key must not depend on who computes it (ignoring less only ever adds to the key);
-//! - `node_modules/`, `.git/`, `.kiln/` and `.turbo/` are never entered, ignored or not;
-//! - the caller's `exclude_dirs` (nested packages) are never entered.
+//! - `node_modules/`, `.git/`, `.kiln/` and `.turbo/` are never entered, ignored or not.
 //!
 //! Symlinks are listed, never followed: the hasher digests their target text.
 //!
@@ -16,7 +15,6 @@
 //! walk for the package directories it cannot enter.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -28,12 +26,8 @@ use crate::HashError;
 pub const ALWAYS_EXCLUDED: [&str; 4] = ["node_modules", ".git", ".kiln", ".turbo"];
 
 /// The files (and symlinks) under `root/base`, not ignored, as `base`-relative,
-/// `/`-separated paths, sorted. `exclude_dirs` are root-relative.
-pub(crate) fn walk(
-    root: &Path,
-    base: &str,
-    exclude_dirs: &[String],
-) -> Result<Vec<String>, HashError> {
+/// `/`-separated paths, sorted.
+pub(crate) fn walk(root: &Path, base: &str) -> Result<Vec<String>, HashError> {
     let base_abs = if base.is_empty() {
         root.to_path_buf()
     } else {
@@ -42,23 +36,8 @@ pub(crate) fn walk(
     if !base_abs.is_dir() {
         return Err(HashError::PackageDirMissing { path: base_abs });
     }
-    let excluded: HashSet<PathBuf> = exclude_dirs
-        .iter()
-        .map(|d| d.trim_start_matches("./").trim_end_matches('/'))
-        .filter(|d| !d.is_empty())
-        .map(|d| root.join(d))
-        .collect();
-
     let mut builder = walk_builder(&base_abs);
-    builder.filter_entry(move |entry| {
-        if entry.depth() == 0 {
-            return true;
-        }
-        if is_always_excluded(entry.file_name()) {
-            return false;
-        }
-        !(entry.file_type().is_some_and(|t| t.is_dir()) && excluded.contains(entry.path()))
-    });
+    builder.filter_entry(move |entry| entry.depth() == 0 || !is_always_excluded(entry.file_name()));
 
     // Sequential on purpose: callers walk many packages at once on rayon's pool, and a
     // parallel walker per package would start (and park) threads of its own for each.

@@ -1,9 +1,10 @@
 //! Which tasks a set of changed files affects (`--affected`).
 //!
-//! A changed file belongs to the package whose directory holds it most closely (the root
-//! package `//` for the rest). It affects that package's tasks whose inputs match it
-//! (the same selection rules as hashing, applied to the one path, so deleted files count),
-//! and any task whose `$TURBO_ROOT$/` inputs match it. A global input (`globalDependencies`,
+//! A changed file affects the tasks of every package whose directory holds it (the root
+//! package `//` holds every file, and an outer package its nested packages' files, as in
+//! hashing) whose inputs match it (the same selection rules as hashing, applied to the one
+//! path, so deleted files count), and any task whose root-relative inputs (`$TURBO_ROOT$/`,
+//! `../`) match it. A global input (`globalDependencies`,
 //! or the pipeline's own config file) affects every task. A lockfile change affects the
 //! packages whose resolved third-party versions differ, which the caller works out. Then
 //! every task that depends on an affected task is affected too: its key includes the
@@ -55,22 +56,21 @@ pub fn affected_tasks(
         });
     }
 
-    let by_package = files_by_package(ws, changed);
     let mut direct = BTreeMap::new();
     for (i, node) in graph.nodes().iter().enumerate() {
         if let Some(why) = external.get(&node.id.package) {
             direct.insert(i, why.clone());
             continue;
         }
-        let (package_inputs, root_inputs) = split_root_inputs(&node.task.inputs);
-        let within = ws.package(&node.id.package).map_or(".", |p| {
-            if p.dir.is_empty() {
-                "."
-            } else {
-                p.dir.as_str()
-            }
-        });
-        if let Some(files) = by_package.get(&node.id.package) {
+        let dir = ws.package(&node.id.package).map_or("", |p| p.dir.as_str());
+        let (package_inputs, root_inputs) =
+            split_root_inputs(dir, &node.task.inputs).map_err(|e| RunError::InputOutsideRoot {
+                glob: e.glob,
+                package_dir: dir.to_string(),
+            })?;
+        let within = if dir.is_empty() { "." } else { dir };
+        let files = files_under(changed, dir);
+        if !files.is_empty() {
             let matcher = InputMatcher::new(&package_inputs, &node.task.outputs, within)?;
             let hits: Vec<&str> = files
                 .iter()
@@ -118,6 +118,20 @@ pub fn global_change(
         .map(|path| format!("global input `{path}` changed")))
 }
 
+/// The changed files under `dir` (every one for the root): (workspace-relative,
+/// `dir`-relative) paths.
+fn files_under<'c>(changed: &'c BTreeSet<String>, dir: &str) -> Vec<(&'c String, &'c str)> {
+    if dir.is_empty() {
+        return changed.iter().map(|p| (p, p.as_str())).collect();
+    }
+    let prefix = format!("{dir}/");
+    changed
+        .range(prefix.clone()..)
+        .take_while(|p| p.starts_with(&prefix))
+        .map(|p| (p, &p[prefix.len()..]))
+        .collect()
+}
+
 /// Changed files by the package that owns them (the innermost package directory holding
 /// them; the root package for the rest): (workspace-relative, package-relative) paths.
 pub fn files_by_package(
@@ -131,7 +145,7 @@ pub fn files_by_package(
         .collect();
     dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.len()));
     let mut out: BTreeMap<PackageName, Vec<(String, String)>> = BTreeMap::new();
-    for path in changed {
+    for path in changed.iter().filter(|p| !kiln_hash::never_walked(p)) {
         let owner = dirs.iter().find(|(dir, _)| {
             dir.is_empty()
                 || path

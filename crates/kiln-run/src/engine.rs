@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use kiln_core::{CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
 use kiln_graph::{TaskGraph, TaskNode, priorities};
-use kiln_scheduler::{Budget, CancelToken, Dag, NodeResult, NodeSpec, NodeState, WalkOptions};
+use kiln_scheduler::{
+    Budget, CancelToken, Dag, NodeResult, NodeSpec, NodeState, OnFailure, WalkOptions,
+};
 
 use crate::task::{TaskContext, run_task};
 use crate::{HashedTask, RunError};
@@ -18,10 +20,15 @@ pub struct ExecuteOptions {
     /// How many CPU slots (and how much memory) tasks may take at once: a live handle the
     /// resource monitor lowers under memory pressure and raises back.
     pub budget: Budget,
-    pub continue_on_failure: bool,
+    /// What a failed task does to the rest of the run (`--continue=…`).
+    pub on_failure: OnFailure,
     /// How long each task took when it last ran (from the build state), to put the
     /// critical path first.
     pub durations: HashMap<TaskId, Duration>,
+    /// Tasks whose outputs overlap ([`crate::output_overlaps`]): the second of each pair
+    /// waits for the first, as if it depended on it. Run at once, one would pack the other's
+    /// files; run in either order, restores would not replay what the runs did.
+    pub overlaps: Vec<crate::OutputsOverlap>,
 }
 
 /// Runs every task of `graph` (keys in `hashed`, indexed like it) and returns one report per
@@ -36,11 +43,24 @@ pub fn execute(
     cancel: &CancelToken,
 ) -> Result<Vec<TaskReport>, RunError> {
     let specs = node_specs(graph, &opts.durations);
-    let dag = Dag::with_specs(graph.deps().to_vec(), specs)
-        .map_err(|e| RunError::Internal(e.to_string()))?;
+    let mut deps = graph.deps().to_vec();
+    for overlap in &opts.overlaps {
+        if let (Some(first), Some(second)) = (
+            graph.index_of(&overlap.first),
+            graph.index_of(&overlap.second),
+        ) {
+            // Graph order is topological, so an edge from the later node to the earlier one
+            // can never close a cycle.
+            let (earlier, later) = (first.min(second), first.max(second));
+            if !deps[later].contains(&earlier) {
+                deps[later].push(earlier);
+            }
+        }
+    }
+    let dag = Dag::with_specs(deps, specs).map_err(|e| RunError::Internal(e.to_string()))?;
     let walk = WalkOptions {
         concurrency: opts.budget.clone(),
-        continue_on_failure: opts.continue_on_failure,
+        on_failure: opts.on_failure,
     };
     let reports: Vec<Mutex<Option<TaskReport>>> =
         (0..graph.len()).map(|_| Mutex::new(None)).collect();
@@ -142,6 +162,7 @@ fn not_started(
         saved: Default::default(),
         reason: None,
         resources: None,
+        started_unix_ms: None,
     };
     let _ = ctx.events.send(Event::TaskFinished(report.clone()));
     report

@@ -14,21 +14,12 @@ pub enum RunError {
     UnknownPackage(String),
 
     #[error(
-        "`{}` and `{}` declare overlapping outputs (`{}` and `{}`): restoring one would \
-         overwrite the other's files; narrow the globs or exclude one from the other with `!`",
-        .0.first, .0.second, .0.first_glob, .0.second_glob
+        "`inputs` glob `{glob}` of the package in `{package_dir}` leads outside the workspace \
+         root: inputs may name files anywhere in the repository (`../other/src`, \
+         `$TURBO_ROOT$/config`), never outside it"
     )]
-    OverlappingOutputs(Box<OutputsOverlap>),
+    InputOutsideRoot { glob: String, package_dir: String },
 
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// Two tasks whose outputs can name the same file.
-#[derive(Debug)]
-pub struct OutputsOverlap {
-    pub first: kiln_core::TaskId,
-    pub second: kiln_core::TaskId,
-    pub first_glob: String,
-    pub second_glob: String,
 }

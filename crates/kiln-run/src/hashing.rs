@@ -17,7 +17,7 @@ use kiln_hash::{
     RepoListing, StatCache, TaskKey, collect_global_inputs, collect_inputs, env_digests,
     hash_files,
 };
-use kiln_workspace::{ResolvedTask, Workspace};
+use kiln_workspace::{EnvMode, ResolvedTask, Workspace};
 use rayon::prelude::*;
 
 use crate::RunError;
@@ -84,8 +84,8 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let graph_dirs: HashSet<&str> = group_list.iter().map(|((dir, _, _), _)| *dir).collect();
     // One walk of the whole workspace costs about a fifth of walking every package on its
     // own; a run filtered down to a few packages of a large workspace walks just those.
-    // The listing takes every package's dir, not only the graph's: a package's files are
-    // those that no package nested in it claims.
+    // The listing takes every package's dir, not only the graph's: it must know which of
+    // them it could not enter.
     let listing = if graph_dirs.len() * 4 >= all_dirs.len() {
         Some(RepoListing::walk(root, &all_dirs)?)
     } else {
@@ -97,7 +97,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
             // Besides a filtered run, only a package dir that does not exist is missing from
             // the listing; the walk then reports it.
             let listed = listing.as_ref().and_then(|l| l.files(dir));
-            group_files(ws, ctx.stat_cache, dir, inputs, outputs, listed, &all_dirs)
+            group_files(ws, ctx.stat_cache, dir, inputs, outputs, listed.as_deref())
         })
         .collect::<Result<_, RunError>>()?;
 
@@ -128,10 +128,10 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
             .collect();
         let inputs = KeyInputs {
             task_id: node.id.clone(),
-            definition: definition_inputs(ws, node),
+            definition: definition_inputs(ws, node, ctx.env),
             files: group_files,
             dependencies,
-            env: env_digests(&node.task.env, ctx.env),
+            env: crate::task_env::hashed_env(ws, node, ctx.env),
             global,
             external: externals.of(&node.id.package),
             platform: platform.clone(),
@@ -190,8 +190,13 @@ fn nested_package_dirs(dir: &str, all: &[&str]) -> Vec<String> {
 }
 
 /// The definition's part of the key. The command is the list of steps actually run, so the
-/// `pre`/`post` scripts and the runner (direct or through the package manager) are in it.
-fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
+/// `pre`/`post` scripts, the runner (direct or through the package manager) and the
+/// arguments are in it; so is what decides which variables the task can see.
+fn definition_inputs(
+    ws: &Workspace,
+    node: &TaskNode,
+    env: &BTreeMap<String, String>,
+) -> DefinitionInputs {
     let task: &ResolvedTask = &node.task;
     let command = match task_steps(ws, node) {
         Some(steps) => Some(
@@ -212,6 +217,20 @@ fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
         pass_through_env: task.pass_through_env.clone(),
         cache: task.cache,
         persistent: task.persistent,
+        env_mode: task.env_mode.as_str().to_string(),
+        inferred_env: task
+            .framework
+            .map(|f| f.env_patterns(|name| env.get(name).cloned()))
+            .unwrap_or_default(),
+        global_pass_through_env: match task.env_mode {
+            EnvMode::Strict => ws
+                .pipeline
+                .global_pass_through_env
+                .clone()
+                .unwrap_or_default(),
+            EnvMode::Loose => Vec::new(),
+        },
+        args: node.args.clone(),
     }
 }
 
@@ -219,10 +238,16 @@ fn definition_inputs(ws: &Workspace, node: &TaskNode) -> DefinitionInputs {
 /// a task's manifest under it too.
 pub const TURBO_ROOT: &str = "$TURBO_ROOT$/";
 
-/// A task's `inputs` split into the package's globs and the `$TURBO_ROOT$/` ones (made
-/// root-relative, `!` kept). A list of only root globs takes nothing of the package but its
-/// package.json (an empty list would mean "the default inputs").
-pub(crate) fn split_root_inputs(inputs: &[String]) -> (Vec<String>, Vec<String>) {
+/// A task's `inputs` split into the package's globs and the root-relative ones (`!` kept):
+/// `$TURBO_ROOT$/glob`, and globs that leave the package with `..` (Turborepo accepts
+/// `../other/src/spec.json`), made relative to the root against the package directory
+/// `dir`. A glob that leads above the workspace root is an error: a key must not depend on
+/// files outside the repository. A list of only root globs takes nothing of the package but
+/// its package.json (an empty list would mean "the default inputs").
+pub(crate) fn split_root_inputs(
+    dir: &str,
+    inputs: &[String],
+) -> Result<(Vec<String>, Vec<String>), InputOutsideRoot> {
     let mut package = Vec::new();
     let mut root = Vec::new();
     for input in inputs {
@@ -230,15 +255,45 @@ pub(crate) fn split_root_inputs(inputs: &[String]) -> (Vec<String>, Vec<String>)
             Some(rest) => ("!", rest),
             None => ("", input.as_str()),
         };
-        match rest.strip_prefix(TURBO_ROOT) {
-            Some(glob) => root.push(format!("{bang}{glob}")),
-            None => package.push(input.clone()),
+        let outside = || InputOutsideRoot {
+            glob: input.clone(),
+        };
+        if let Some(glob) = rest.strip_prefix(TURBO_ROOT) {
+            let glob = normalize_root_glob("", glob).ok_or_else(outside)?;
+            root.push(format!("{bang}{glob}"));
+        } else if rest.split('/').any(|c| c == "..") {
+            let glob = normalize_root_glob(dir, rest).ok_or_else(outside)?;
+            root.push(format!("{bang}{glob}"));
+        } else {
+            package.push(input.clone());
         }
     }
     if package.is_empty() && !inputs.is_empty() {
         package.push("!**".to_string());
     }
-    (package, root)
+    Ok((package, root))
+}
+
+/// `glob` (which may hold `..`) taken from directory `dir`, both relative to the root, as a
+/// root-relative glob; `None` when it climbs above the root.
+fn normalize_root_glob(dir: &str, glob: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    for component in glob.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// An `inputs` glob that climbs above the workspace root.
+#[derive(Debug)]
+pub(crate) struct InputOutsideRoot {
+    pub(crate) glob: String,
 }
 
 /// The digested input files of one (package, inputs, outputs). Inputs written
@@ -251,20 +306,18 @@ fn group_files(
     inputs: &[String],
     outputs: &[String],
     listed: Option<&[String]>,
-    all_dirs: &[&str],
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let root = ws.root.as_path();
-    let (package_inputs, root_globs) = split_root_inputs(inputs);
-    let exclude_dirs = match listed {
-        Some(_) => Vec::new(),
-        None => nested_package_dirs(dir, all_dirs),
-    };
+    let (package_inputs, root_globs) =
+        split_root_inputs(dir, inputs).map_err(|e| RunError::InputOutsideRoot {
+            glob: e.glob,
+            package_dir: dir.to_string(),
+        })?;
     let found = collect_inputs(&InputOptions {
         root,
         package_dir: dir,
         inputs: &package_inputs,
         outputs,
-        exclude_dirs: &exclude_dirs,
         listing: listed,
     })?;
     let mut files = hash_files(&found, stat_cache, root)?;
@@ -289,7 +342,6 @@ pub fn current_input_files(
     node: &TaskNode,
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let dir = package_dir(ws, node)?;
-    let all_dirs = sorted_dirs(ws);
     group_files(
         ws,
         stat_cache,
@@ -297,7 +349,6 @@ pub fn current_input_files(
         &node.task.inputs,
         &node.task.outputs,
         None,
-        &all_dirs,
     )
 }
 

@@ -19,16 +19,17 @@ mod plan_checks;
 mod remote;
 pub mod script_env;
 mod task;
+pub mod task_env;
 mod task_lock;
 
 pub use affected::{Affected, affected_tasks, files_by_package, files_changed, global_change};
 pub use engine::{ExecuteOptions, execute};
-pub use error::{OutputsOverlap, RunError};
+pub use error::RunError;
 pub use external::{ExternalVersions, LockfileText};
 pub use hashing::{
     HashContext, HashedPlan, HashedTask, TURBO_ROOT, current_input_files, hash_tasks,
 };
 pub use output_state::{OutputRecord, OutputState};
-pub use plan_checks::check_outputs;
+pub use plan_checks::{OutputsOverlap, output_overlaps};
 pub use remote::{CacheModes, RemoteTier, parse_cache_modes};
 pub use task::{CacheMode, TaskContext, run_task};

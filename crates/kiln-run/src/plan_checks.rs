@@ -8,12 +8,36 @@ use kiln_hash::outputs_overlap;
 use kiln_workspace::Workspace;
 
 use crate::RunError;
-use crate::error::OutputsOverlap;
 
-/// Two tasks of one package whose `outputs` can name the same file would overwrite each
-/// other's files (a restore of one clobbers what the other built): refuse the plan.
-/// Persistent tasks and tasks without a command produce nothing kiln stores.
-pub fn check_outputs(ws: &Workspace, graph: &TaskGraph) -> Result<(), RunError> {
+/// Two tasks of one package whose outputs can name the same file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputsOverlap {
+    /// The task earlier in graph order: it runs (or is restored) first.
+    pub first: kiln_core::TaskId,
+    pub second: kiln_core::TaskId,
+    pub first_glob: String,
+    pub second_glob: String,
+}
+
+impl std::fmt::Display for OutputsOverlap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` and `{}` declare overlapping outputs (`{}` and `{}`): kiln runs them one \
+             after the other, `{}` first, so that each stores only what it wrote",
+            self.first, self.second, self.first_glob, self.second_glob, self.first
+        )
+    }
+}
+
+/// Every pair of tasks of one package whose `outputs` can name the same file (`build` and
+/// `typecheck` both writing `.cache/tsbuildinfo.json`), first task first in graph order.
+/// Turborepo runs such tasks; so does kiln, one after the other (see
+/// [`crate::ExecuteOptions::overlaps`]), so that neither packs the other's half-written
+/// files and a restore replays them in the order they ran. Persistent tasks and tasks
+/// without a command produce nothing kiln stores.
+pub fn output_overlaps(ws: &Workspace, graph: &TaskGraph) -> Result<Vec<OutputsOverlap>, RunError> {
+    let mut found = Vec::new();
     let mut by_package: BTreeMap<&PackageName, Vec<&TaskNode>> = BTreeMap::new();
     for node in graph.nodes() {
         if !node.is_noop() && !node.task.persistent && !node.task.outputs.is_empty() {
@@ -33,15 +57,15 @@ pub fn check_outputs(ws: &Workspace, graph: &TaskGraph) -> Result<(), RunError> 
                 if let Some((first_glob, second_glob)) =
                     outputs_overlap(&a.task.outputs, &b.task.outputs, within)?
                 {
-                    return Err(RunError::OverlappingOutputs(Box::new(OutputsOverlap {
+                    found.push(OutputsOverlap {
                         first: a.id.clone(),
                         second: b.id.clone(),
                         first_glob,
                         second_glob,
-                    })));
+                    });
                 }
             }
         }
     }
-    Ok(())
+    Ok(found)
 }

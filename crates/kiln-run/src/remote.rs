@@ -97,6 +97,10 @@ impl RemoteTier {
         self.write
     }
 
+    pub fn can_read(&self) -> bool {
+        self.read
+    }
+
     /// Starts fetching `keys` (in plan order) into `local` on a few threads of `scope`, ahead
     /// of the tasks that will look them up; keys the local cache holds are skipped. The
     /// threads end when the keys are done or [`stop_prefetch`](Self::stop_prefetch) is called.
@@ -305,7 +309,15 @@ fn spawn_uploader(
 /// `--cache` / `KILN_CACHE`: `local:rw,remote:r` → read/write switches per tier. Missing
 /// tiers keep `rw`; `local:` or `remote:` alone (or `none`) turns a tier off.
 pub fn parse_cache_modes(text: &str) -> Result<CacheModes, String> {
-    let mut modes = CacheModes::default();
+    if text.trim().is_empty() {
+        return Ok(CacheModes::default());
+    }
+    // As in Turborepo, a tier the list leaves out is off.
+    let mut modes = CacheModes {
+        local: (false, false),
+        remote: (false, false),
+    };
+    let mut seen: Vec<&str> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (tier, mode) = part
             .split_once(':')
@@ -317,6 +329,10 @@ pub fn parse_cache_modes(text: &str) -> Result<CacheModes, String> {
             "" | "none" | "off" => (false, false),
             _ => return Err(format!("`{part}`: the mode is `r`, `w`, `rw` or `none`")),
         };
+        if seen.contains(&tier) {
+            return Err(format!("`{tier}` is given twice"));
+        }
+        seen.push(tier);
         match tier {
             "local" => modes.local = (read, write),
             "remote" => modes.remote = (read, write),
@@ -353,6 +369,10 @@ mod tests {
         assert_eq!((m.local, m.remote), ((true, true), (true, false)));
         let m = parse_cache_modes("remote:none").unwrap();
         assert_eq!(m.remote, (false, false));
+        // Turborepo's rule: a tier left out is off.
+        let m = parse_cache_modes("remote:r").unwrap();
+        assert_eq!((m.local, m.remote), ((false, false), (true, false)));
+        assert!(parse_cache_modes("local:rw,local:r").is_err());
         assert!(parse_cache_modes("remote").is_err());
         assert!(parse_cache_modes("cloud:r").is_err());
         assert!(parse_cache_modes("remote:x").is_err());

@@ -24,25 +24,40 @@ pub struct ScriptStep {
 
 /// The commands a task runs, in order. A `package.json` script brings its `pre` and `post`
 /// scripts along (npm's behaviour); a `kiln.toml` command runs alone. With the
-/// package-manager runner, the manager itself handles `pre`/`post`.
+/// package-manager runner, the manager itself handles `pre`/`post`. `args` (from after
+/// `--`) are appended to the task's own command, each quoted for the shell, as `npm run
+/// <script> -- <args>` does; the `pre` and `post` scripts do not get them.
 pub fn script_steps(
     package: &Package,
     task: &str,
     command: &str,
     runner: ScriptRunner,
     manager: PackageManager,
+    args: &[String],
 ) -> Vec<ScriptStep> {
+    let with_args = |command: String| {
+        let mut line = command;
+        for arg in args {
+            line.push(' ');
+            line.push_str(&shell_quote(arg));
+        }
+        line
+    };
     let is_script = package.scripts.get(task).map(String::as_str) == Some(command);
     if !is_script {
         return vec![ScriptStep {
             name: task.to_string(),
-            command: command.to_string(),
+            command: with_args(command.to_string()),
         }];
     }
     if runner == ScriptRunner::PackageManager && manager != PackageManager::None {
+        let mut line = format!("{} run {}", manager_program(manager), shell_quote(task));
+        if !args.is_empty() && manager == PackageManager::Npm {
+            line.push_str(" --");
+        }
         return vec![ScriptStep {
             name: task.to_string(),
-            command: format!("{} run {}", manager_program(manager), shell_quote(task)),
+            command: with_args(line),
         }];
     }
     let mut steps = Vec::new();
@@ -52,10 +67,12 @@ pub fn script_steps(
         format!("post{task}"),
     ] {
         if let Some(cmd) = package.scripts.get(&name) {
-            steps.push(ScriptStep {
-                name,
-                command: cmd.clone(),
-            });
+            let command = if name == task {
+                with_args(cmd.clone())
+            } else {
+                cmd.clone()
+            };
+            steps.push(ScriptStep { name, command });
         }
     }
     steps
@@ -72,6 +89,7 @@ pub fn task_steps(ws: &Workspace, node: &TaskNode) -> Option<Vec<ScriptStep>> {
         command,
         ws.pipeline.runner,
         ws.package_manager,
+        &node.args,
     ))
 }
 
@@ -85,8 +103,9 @@ fn manager_program(manager: PackageManager) -> &'static str {
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_:./@".contains(&b))
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:./@=,+%".contains(&b))
     {
         s.to_string()
     } else {
@@ -94,8 +113,9 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The environment of one script step: the caller's environment, `PATH` with every
-/// `node_modules/.bin` from the package up to the root in front, and the `npm_*` variables.
+/// The environment of one script step: the task's environment (see [`crate::task_env`]),
+/// `PATH` with every `node_modules/.bin` from the package up to the root in front, and the
+/// `npm_*` variables and `INIT_CWD` that npm gives a script.
 pub fn script_env(
     base: &[(OsString, OsString)],
     root: &Path,
@@ -142,7 +162,9 @@ pub fn script_env(
         package_dir.join("package.json").into_os_string(),
     );
     set("npm_command", "run-script".into());
-    set("INIT_CWD", root.as_os_str().to_owned());
+    // npm starts a script from the package directory (`npm run` in it, as turbo does).
+    set("INIT_CWD", package_dir.clone().into_os_string());
+    set("npm_config_local_prefix", root.as_os_str().to_owned());
     env
 }
 
@@ -173,9 +195,44 @@ mod tests {
     #[test]
     fn script_runs_between_its_pre_and_post_scripts() {
         let p = package(&[("prebuild", "a"), ("build", "b"), ("postbuild", "c")]);
-        let steps = script_steps(&p, "build", "b", ScriptRunner::Direct, PackageManager::Npm);
+        let steps = script_steps(
+            &p,
+            "build",
+            "b",
+            ScriptRunner::Direct,
+            PackageManager::Npm,
+            &[],
+        );
         let names: Vec<_> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["prebuild", "build", "postbuild"]);
+    }
+
+    #[test]
+    fn arguments_go_to_the_script_itself_quoted_for_the_shell() {
+        let p = package(&[("prebuild", "a"), ("build", "b"), ("postbuild", "c")]);
+        let args: Vec<String> = ["--prod", "a b", "$HOME", "it's"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let steps = script_steps(
+            &p,
+            "build",
+            "b",
+            ScriptRunner::Direct,
+            PackageManager::Npm,
+            &args,
+        );
+        let commands: Vec<_> = steps.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(commands, ["a", r"b --prod 'a b' '$HOME' 'it'\''s'", "c"]);
+        let steps = script_steps(
+            &p,
+            "build",
+            "b",
+            ScriptRunner::PackageManager,
+            PackageManager::Npm,
+            &args[..1],
+        );
+        assert_eq!(steps[0].command, "npm run build -- --prod");
     }
 
     #[test]
@@ -187,6 +244,7 @@ mod tests {
             "make",
             ScriptRunner::Direct,
             PackageManager::Npm,
+            &[],
         );
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].command, "make");
@@ -201,6 +259,7 @@ mod tests {
             "b",
             ScriptRunner::PackageManager,
             PackageManager::Pnpm,
+            &[],
         );
         assert_eq!(steps[0].command, "pnpm run build");
     }

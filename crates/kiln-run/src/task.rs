@@ -21,10 +21,13 @@ use kiln_workspace::Workspace;
 
 use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
 use crate::script_env::{script_env, task_steps};
+use crate::task_env::task_env;
 use crate::task_lock::{lock_named, lock_task};
 use crate::{HashedTask, current_input_files};
 
-/// Read and write switches for the cache.
+/// Read and write switches for the local cache. With local reads off, a task may still be
+/// a hit from a remote that may be read (Turborepo's `--cache=remote:r`): the local store
+/// then only stages what this run fetched, and nothing it held before is used.
 #[derive(Clone, Copy, Debug)]
 pub struct CacheMode {
     pub read: bool,
@@ -42,7 +45,8 @@ pub struct TaskContext<'a> {
     pub registry: &'a ProcessRegistry,
     pub events: &'a Sender<Event>,
     pub cache: CacheMode,
-    /// The environment tasks run with (before the script variables are added).
+    /// kiln's environment, which each task sees through its env mode (see
+    /// [`crate::task_env`]) before the script variables are added.
     pub env: &'a [(OsString, OsString)],
     /// Replay the logs of cache hits (they are still checked when not replayed).
     pub replay_logs: bool,
@@ -60,6 +64,9 @@ pub struct TaskContext<'a> {
     pub trees: Option<&'a std::sync::Mutex<kiln_process::TreeTracker>>,
     /// The remote cache behind the local one, if any.
     pub remote: Option<&'a crate::RemoteTier>,
+    /// Write each task's log to `<package>/.turbo/turbo-<task>.log`, where Turborepo keeps
+    /// it (and CI scripts of a Turborepo repository read it).
+    pub turbo_logs: bool,
 }
 
 impl TaskContext<'_> {
@@ -117,6 +124,10 @@ pub fn run_task(
         saved: Duration::ZERO,
         reason: None,
         resources: None,
+        started_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_millis() as u64),
     };
 
     if ctx
@@ -127,8 +138,10 @@ pub fn run_task(
         return finish(ctx, report, started);
     }
     if node.is_noop() {
+        report.cache = CacheStatus::NothingToRun;
         return finish(ctx, report, started);
     }
+    let reads = ctx.cache.read || ctx.remote.is_some_and(|r| r.can_read());
     // A hit whose outputs are provably in place writes nothing: it needs no lock.
     if cacheable
         && ctx.cache.read
@@ -168,7 +181,7 @@ pub fn run_task(
         ctx.phase(id, Phase::Lock, locking);
     }
     let lookup = Instant::now();
-    let hit = if cacheable && ctx.cache.read {
+    let hit = if cacheable && reads {
         restore(ctx, node, hashed, &key, Lookup::Full)
     } else {
         None
@@ -191,10 +204,13 @@ pub fn run_task(
 
     let reason = why_it_runs(ctx, node, hashed, cacheable);
     report.reason = Some(reason.clone());
+    let env = task_env(ctx.workspace, node, ctx.env);
     ctx.emit(Event::Executing {
         id: id.clone(),
         key: key.clone(),
         reason,
+        bypassed: !cacheable || !reads,
+        hidden_env: env.hidden.clone(),
     });
     // Tasks sharing a named lock (a database, a port) never run at once, in this process
     // (the scheduler) or any other kiln on the repository (these file locks).
@@ -227,8 +243,9 @@ pub fn run_task(
     // Whatever was on disk is about to change.
     ctx.outputs.remove(id);
     let executing = Instant::now();
-    let (outcome, log, resources) = execute(ctx, node, hashed);
+    let (outcome, log, resources) = execute(ctx, node, hashed, &env.vars);
     ctx.phase(id, Phase::Execute, executing);
+    write_turbo_log(ctx, node, hashed, &log);
     report.outcome = outcome;
     report.resources = resources;
     if report.outcome == TaskOutcome::Succeeded {
@@ -307,8 +324,8 @@ fn why_it_runs(
     if !cacheable {
         return "caching is off for this task (`cache: false`)".into();
     }
-    if !ctx.cache.read {
-        return "forced (--force)".into();
+    if !ctx.cache.read && !ctx.remote.is_some_and(|r| r.can_read()) {
+        return "forced (--force, or a cache that is not read)".into();
     }
     let Some(last) = ctx.state.task(&node.id).and_then(|s| s.last().cloned()) else {
         return "no earlier run recorded".into();
@@ -343,10 +360,11 @@ fn restore(
 ) -> Option<(Duration, CacheSource)> {
     let dir = &hashed.package_dir;
     let outputs = &node.task.outputs;
+    let local_reads = ctx.cache.read;
     let in_place = ctx
         .outputs
         .get(&node.id)
-        .filter(|r| r.key == key && r.fingerprint.still_matches(dir));
+        .filter(|r| local_reads && r.key == key && r.fingerprint.still_matches(dir));
     if in_place.is_none() && lookup == Lookup::InPlaceOnly {
         return None;
     }
@@ -356,10 +374,14 @@ fn restore(
     if in_place.is_none()
         && let Some(remote) = ctx.remote
         && (remote.fetched(key)
-            || matches!(ctx.store.get(key), Ok(None)) && remote.pull_into(ctx.store, key))
+            || !(local_reads && matches!(ctx.store.get(key), Ok(Some(_))))
+                && remote.pull_into(ctx.store, key))
     {
         // Fetched now, or earlier by the prefetch: either way the remote saved this run.
         source = CacheSource::Remote;
+    }
+    if !local_reads && source != CacheSource::Remote {
+        return None;
     }
     let result = match &in_place {
         Some(record) => match (ctx.replay_logs, &record.log) {
@@ -405,13 +427,16 @@ fn restore(
             }
             Some(record)
         }
-        None => OutputsFingerprint::take(dir, outputs, &hashed.nested)
-            .ok()
-            .map(|fingerprint| OutputRecord {
-                key: key.to_string(),
-                fingerprint,
-                log: kept_log(&log),
-            }),
+        None => {
+            write_turbo_log(ctx, node, hashed, &log);
+            OutputsFingerprint::take(dir, outputs, &hashed.nested)
+                .ok()
+                .map(|fingerprint| OutputRecord {
+                    key: key.to_string(),
+                    fingerprint,
+                    log: kept_log(&log),
+                })
+        }
     };
     match record {
         Some(record) => ctx.outputs.set(&node.id, record),
@@ -438,9 +463,10 @@ fn execute(
     ctx: &TaskContext<'_>,
     node: &TaskNode,
     hashed: &HashedTask,
+    env: &[(OsString, OsString)],
 ) -> (TaskOutcome, Vec<u8>, Option<TaskResources>) {
     let mut used: Option<TaskResources> = None;
-    let (outcome, log) = execute_steps(ctx, node, hashed, &mut used);
+    let (outcome, log) = execute_steps(ctx, node, hashed, env, &mut used);
     (outcome, log, used)
 }
 
@@ -448,6 +474,7 @@ fn execute_steps(
     ctx: &TaskContext<'_>,
     node: &TaskNode,
     hashed: &HashedTask,
+    env: &[(OsString, OsString)],
     used: &mut Option<TaskResources>,
 ) -> (TaskOutcome, Vec<u8>) {
     let ws = ctx.workspace;
@@ -463,7 +490,7 @@ fn execute_steps(
         let cmd = TaskCommand {
             command: step.command.clone(),
             cwd: hashed.package_dir.clone(),
-            env: script_env(ctx.env, &ws.root, package, &step),
+            env: script_env(env, &ws.root, package, &step),
         };
         let on_line = |line: &[u8]| {
             ctx.emit(Event::TaskOutput {
@@ -599,6 +626,19 @@ fn add_usage(ctx: &TaskContext<'_>, pid: u32, used: &mut Option<TaskResources>) 
         sum.cpu_seconds += t.cpu_seconds;
         sum.read_bytes += t.read_bytes;
         sum.write_bytes += t.write_bytes;
+    }
+}
+
+/// `<package>/.turbo/turbo-<task>.log`, as Turborepo writes it (never an input: `.turbo/` is
+/// never walked). Failing to write it costs nothing but the file.
+fn write_turbo_log(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask, log: &[u8]) {
+    if !ctx.turbo_logs {
+        return;
+    }
+    let dir = hashed.package_dir.join(".turbo");
+    let path = dir.join(format!("turbo-{}.log", node.id.task));
+    if let Err(e) = fs_err::create_dir_all(&dir).and_then(|()| fs_err::write(&path, log)) {
+        tracing::debug!("could not write the task log: {e}");
     }
 }
 

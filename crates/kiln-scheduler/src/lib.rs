@@ -19,4 +19,4 @@ mod walker;
 
 pub use control::{Budget, CancelToken};
 pub use dag::{Dag, DagError, NodeSpec};
-pub use walker::{NodeResult, NodeState, WalkOptions, run, run_with};
+pub use walker::{NodeResult, NodeState, OnFailure, WalkOptions, run, run_with};

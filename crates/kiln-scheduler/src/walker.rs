@@ -39,11 +39,12 @@
 //! running work. Persistent nodes hold no budget, so a walk never waits for a dev server to
 //! exit before starting other work; it does wait for it to return before it ends.
 //!
-//! **Failure.** Fail-fast (the default) stops new starts after the first failure; running
-//! nodes finish and are recorded; everything unstarted is [`NodeState::NotRun`]. With
-//! `continue_on_failure`, the failed node's transitive dependents are marked
-//! [`NodeState::Skipped`] right away (their dependency counts never reach zero, so they are
-//! never started) and everything independent runs.
+//! **Failure** ([`OnFailure`]). `Stop` (the default) stops new starts after the first
+//! failure; running nodes finish and are recorded; everything unstarted is
+//! [`NodeState::NotRun`]. With `SkipDependents`, the failed node's transitive dependents are
+//! marked [`NodeState::Skipped`] right away (their dependency counts never reach zero, so
+//! they are never started) and everything independent runs. With `RunDependents`, a failure
+//! releases its dependents as a success would: every node runs.
 //!
 //! **Panics.** A panic in `work` is caught on the worker, logged with `tracing::error!`, and
 //! recorded as a failure of that node; the walk then follows the failure policy. The walker
@@ -69,9 +70,20 @@ pub struct WalkOptions {
     /// What running nodes may hold at once (CPU slots, memory); a live handle the caller may
     /// change mid-walk. Named for its first dimension, the `--concurrency` slots.
     pub concurrency: Budget,
-    /// On failure, keep running everything that does not depend on the failed node (instead
-    /// of stopping new starts).
-    pub continue_on_failure: bool,
+    /// What a failure does to the rest of the walk.
+    pub on_failure: OnFailure,
+}
+
+/// What a failed node does to the rest of the walk (Turborepo's `--continue=…`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Start nothing new (`never`).
+    #[default]
+    Stop,
+    /// Skip the failed node's dependents, run everything else (`dependencies-successful`).
+    SkipDependents,
+    /// Run every node, the failed node's dependents included (`always`).
+    RunDependents,
 }
 
 impl WalkOptions {
@@ -79,7 +91,7 @@ impl WalkOptions {
     pub fn new(concurrency: usize) -> Self {
         WalkOptions {
             concurrency: Budget::new(concurrency),
-            continue_on_failure: false,
+            on_failure: OnFailure::Stop,
         }
     }
 }
@@ -99,7 +111,8 @@ pub enum NodeState {
     /// The work ran and returned [`NodeResult::Failure`] (or panicked).
     Failed,
     /// Not started because it transitively depends on the failed node `because`
-    /// (only with `continue_on_failure`; with several failed ancestors, the first to fail).
+    /// (only with [`OnFailure::SkipDependents`]; with several failed ancestors, the first
+    /// to fail).
     Skipped { because: usize },
     /// Not started because the walk stopped first (fail-fast or cancel).
     NotRun,
@@ -317,24 +330,30 @@ where
     }
 
     fn record(&self, state: &mut State, node: usize, result: NodeResult) {
-        match result {
+        let release = match result {
             NodeResult::Success => {
                 state.slots[node] = Slot::Done(NodeState::Succeeded);
-                // This worker picks next itself and wakes others if more may start.
-                for &dependent in self.dag.dependents(node) {
-                    state.unmet[dependent] -= 1;
-                    if state.unmet[dependent] == 0 {
-                        state.ready.push(self.dag, dependent);
-                    }
-                }
+                true
             }
             NodeResult::Failure => {
                 state.slots[node] = Slot::Done(NodeState::Failed);
-                if self.opts.continue_on_failure {
-                    self.skip_dependents_of(state, node);
-                } else {
-                    tracing::debug!(node, "node failed; starting nothing new");
-                    state.halted = true;
+                match self.opts.on_failure {
+                    OnFailure::Stop => {
+                        tracing::debug!(node, "node failed; starting nothing new");
+                        state.halted = true;
+                    }
+                    OnFailure::SkipDependents => self.skip_dependents_of(state, node),
+                    OnFailure::RunDependents => {}
+                }
+                self.opts.on_failure == OnFailure::RunDependents
+            }
+        };
+        if release {
+            // This worker picks next itself and wakes others if more may start.
+            for &dependent in self.dag.dependents(node) {
+                state.unmet[dependent] -= 1;
+                if state.unmet[dependent] == 0 {
+                    state.ready.push(self.dag, dependent);
                 }
             }
         }

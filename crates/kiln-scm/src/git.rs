@@ -106,6 +106,19 @@ impl Git {
         Err(ScmError::NoDefaultBranch { tried })
     }
 
+    /// The branch HEAD is on, or `None` when HEAD is detached.
+    pub fn current_branch(&self) -> Result<Option<String>, ScmError> {
+        let command = GitCommand::new("symbolic-ref").args(["--short", "-q", "HEAD"]);
+        let output = command.output(&self.toplevel)?;
+        match output.status.code() {
+            Some(0) => Ok(Some(
+                String::from_utf8_lossy(single_value(&output.stdout)).into_owned(),
+            )),
+            Some(1) => Ok(None),
+            _ => Err(command.failed(output)),
+        }
+    }
+
     /// The full id of the commit `rev` names (tags peeled), or `None` when it names none.
     pub fn commit_of(&self, rev: &str) -> Result<Option<String>, ScmError> {
         self.peel(rev, "commit")
@@ -265,6 +278,16 @@ mod tests {
             message.contains("origin/HEAD, origin/main, origin/master, main, master"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_current_branch_is_none_when_detached() {
+        let repo = TestRepo::new();
+        let sha = repo.commit_file("a", "1", "first");
+        let git = Git::open(repo.path()).unwrap();
+        assert!(git.current_branch().unwrap().is_some());
+        repo.git(&["checkout", "-q", &sha]);
+        assert_eq!(git.current_branch().unwrap(), None);
     }
 
     #[test]

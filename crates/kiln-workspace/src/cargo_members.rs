@@ -280,11 +280,12 @@ fn walk(root: &Path, comps: &[Segment], rel: String, out: &mut Vec<String>) -> i
 
 /// Names of the visible subdirectories of `rel`; symlinks to directories only when `links`.
 fn subdirs(root: &Path, rel: &str, links: bool) -> io::Result<Vec<String>> {
-    let mut names: Vec<String> = crate::members::visible_subdirs(&root.join(rel), NEVER)?
-        .into_iter()
-        .filter(|(_, real)| *real || links)
-        .map(|(name, _)| name)
-        .collect();
+    let mut names: Vec<String> =
+        crate::members::subdirs(&root.join(rel), NEVER, crate::members::Hidden::Skip)?
+            .into_iter()
+            .filter(|(_, real)| *real || links)
+            .map(|(name, _)| name)
+            .collect();
     names.sort();
     Ok(names)
 }

@@ -510,6 +510,8 @@ fn pipeline(
                 p.global_env = ws.global_env.clone();
                 p.global_pass_through_env = ws.global_pass_through_env.clone();
                 p.runner = ws.runner.into();
+                p.env_mode = ws.env_mode.map(Into::into);
+                p.framework_inference = ws.framework_inference;
             }
             for m in members.iter().filter(|m| !m.kiln_tasks.is_empty()) {
                 p.package_tasks
@@ -530,7 +532,9 @@ fn pipeline(
                         .or_else(|| p.tasks.get(task))
                         .cloned()
                 };
-                let tasks = turbo_json::parse_package(file, text, &base)?;
+                let mut ignored = Vec::new();
+                let tasks = turbo_json::parse_package(file, text, &base, &mut ignored)?;
+                p.ignored_keys.extend(ignored);
                 p.package_tasks.insert(PackageName::new(&m.name), tasks);
             }
             p

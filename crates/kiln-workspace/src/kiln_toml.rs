@@ -10,6 +10,8 @@
 //! global_env = ["CI", "NODE_ENV"]          # env vars (or `PREFIX*`) in every task's key
 //! global_pass_through_env = ["HOME"]       # env vars passed to tasks, not hashed
 //! runner = "direct"                        # or "package-manager": run scripts via `<pm> run`
+//! env_mode = "strict"                      # or "loose": tasks see every variable
+//! framework_inference = true               # Next.js, Vite, …: their public vars join `env`
 //!
 //! [package]                                # member only, for a directory without package.json
 //! name = "gen"                             # default: the directory's name
@@ -29,6 +31,9 @@
 //! timeout = "10m"                          # stopped and failed after this long
 //! priority = 10                            # starts earlier among ready tasks (default 0)
 //! locks = ["postgres"]                     # never at once with another task holding one
+//! env_mode = "loose"                       # this task's env mode, over the workspace's
+//! output_logs = "new-only"                 # full, new-only, errors-only, hash-only, none
+//! with = ["api#dev"]                       # tasks run alongside this one (turbo's `with`)
 //!
 //! [tasks."@acme/web#build"]                # root only: one package's task
 //! outputs = [".next/**"]
@@ -48,7 +53,7 @@ use toml::Spanned;
 
 use crate::error::ConfigError;
 use crate::turbo_json::normalise_default_input;
-use crate::{ScriptRunner, TaskDefinition};
+use crate::{EnvMode, OutputLogs, ScriptRunner, TaskDefinition};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +79,46 @@ pub(crate) struct WorkspaceTable {
     pub(crate) global_pass_through_env: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) runner: Runner,
+    pub(crate) env_mode: Option<EnvModeValue>,
+    pub(crate) framework_inference: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EnvModeValue {
+    Strict,
+    Loose,
+}
+
+impl From<EnvModeValue> for EnvMode {
+    fn from(v: EnvModeValue) -> Self {
+        match v {
+            EnvModeValue::Strict => EnvMode::Strict,
+            EnvModeValue::Loose => EnvMode::Loose,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+enum OutputLogsValue {
+    Full,
+    NewOnly,
+    ErrorsOnly,
+    HashOnly,
+    None,
+}
+
+impl From<OutputLogsValue> for OutputLogs {
+    fn from(v: OutputLogsValue) -> Self {
+        match v {
+            OutputLogsValue::Full => OutputLogs::Full,
+            OutputLogsValue::NewOnly => OutputLogs::NewOnly,
+            OutputLogsValue::ErrorsOnly => OutputLogs::ErrorsOnly,
+            OutputLogsValue::HashOnly => OutputLogs::HashOnly,
+            OutputLogsValue::None => OutputLogs::None,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, Clone, Copy)]
@@ -117,6 +162,9 @@ struct TaskTable {
     timeout: Option<Spanned<toml::Value>>,
     priority: Option<i64>,
     locks: Option<Vec<String>>,
+    env_mode: Option<EnvModeValue>,
+    output_logs: Option<OutputLogsValue>,
+    with: Option<Vec<String>>,
 }
 
 /// Where a `kiln.toml` sits, which decides the tables it may have.
@@ -266,6 +314,9 @@ impl KilnToml {
                     timeout: t.timeout.as_ref().and_then(|d| duration(d.get_ref()).ok()),
                     priority: t.priority,
                     locks: t.locks.clone(),
+                    env_mode: t.env_mode.map(Into::into),
+                    output_logs: t.output_logs.map(Into::into),
+                    with: t.with.clone(),
                 };
                 (name.get_ref().clone(), def)
             })

@@ -15,6 +15,7 @@ mod cargo_members;
 mod cargo_toml;
 mod discover;
 mod error;
+mod frameworks;
 mod jsonc;
 mod kiln_toml;
 mod manifest;
@@ -31,4 +32,5 @@ mod tests;
 
 pub use cache_config::{CacheConfig, parse_cache_limit_age, parse_cache_limit_size};
 pub use error::{ConfigError, WorkspaceError};
+pub use frameworks::{FRAMEWORKS, Framework};
 pub use types::*;

@@ -5,16 +5,19 @@
 //! component costs one `stat`, a glob component one `read_dir` of the directory above it,
 //! and only `**` walks a subtree. Walking the whole tree and testing every path against a
 //! `GlobSet` would read every source directory of every package to find the few that are
-//! packages. As pnpm and npm do, `*` and `**` skip hidden directories, and nothing descends
-//! into `node_modules`, `.git` or `.kiln`.
+//! packages. Nothing descends into `node_modules`, `.git` or `.kiln`.
 //!
-//! Two rules follow Turborepo's globwalk: a `!` exclusion is matched against both `dir` and
-//! `dir/package.json` (so `!packages/legacy/**` and pnpm's `!**/test/**` exclude the package
-//! itself), and nothing under a matched package is a package (a bundler's
-//! `dist/package.json`, test fixtures): `**` stops at a matched directory holding a
-//! manifest, which also spares a `read_dir` of every source directory.
+//! The rules are Turborepo 2's (checked against `turbo ls` 2.11), since the package set
+//! decides the task graph:
+//! - a `!` exclusion is matched against both `dir` and `dir/package.json` (so
+//!   `!packages/legacy/**` and pnpm's `!**/test/**` exclude the package itself);
+//! - `*` and `**` match hidden directories too (`packages/.internal`);
+//! - a package may lie inside another (`packages/*` and `packages/outer/inner` both
+//!   listed, or one `packages/**`): both are packages. With `**` that includes a bundler's
+//!   `dist/package.json` or a test fixture's; Turborepo refuses such a repository when the
+//!   names clash, and so does kiln (see the duplicate-name check in discovery).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
@@ -66,7 +69,6 @@ pub(crate) fn expand(
     }
     let mut walker = Walker {
         root,
-        excludes: &excludes,
         found: BTreeMap::new(),
     };
     for (comps, kiln) in &compiled {
@@ -74,21 +76,6 @@ pub(crate) fn expand(
     }
     let mut found = walker.found;
     found.retain(|dir, _| !dir.is_empty() && !excluded(&excludes, dir));
-    // Packages under another matched package are dropped, whichever globs matched them.
-    let packages: HashSet<String> = found
-        .iter()
-        .filter(|(dir, kiln)| has_manifest(root, dir, **kiln))
-        .map(|(dir, _)| dir.clone())
-        .collect();
-    found.retain(|dir, _| {
-        let nested = dir
-            .match_indices('/')
-            .any(|(i, _)| packages.contains(&dir[..i]));
-        if nested {
-            tracing::debug!(dir, "skipping a directory inside another package");
-        }
-        !nested
-    });
     Ok(found)
 }
 
@@ -119,12 +106,6 @@ pub(crate) fn excluded(excludes: &[GlobMatcher], dir: &str) -> bool {
             || g.is_match(format!("{dir}/kiln.toml"))
             || g.is_match(format!("{dir}/Cargo.toml"))
     })
-}
-
-/// Whether `dir` declares a package: a `package.json`, or a `kiln.toml` for `kiln.toml` members.
-fn has_manifest(root: &Path, dir: &str, kiln: bool) -> bool {
-    let dir = root.join(dir);
-    dir.join("package.json").is_file() || kiln && dir.join("kiln.toml").is_file()
 }
 
 fn invalid(pattern: &Pattern<'_>, reason: String) -> WorkspaceError {
@@ -174,7 +155,6 @@ fn component(c: &str) -> Result<Component, String> {
 
 struct Walker<'r> {
     root: &'r Path,
-    excludes: &'r [GlobMatcher],
     found: BTreeMap<String, bool>,
 }
 
@@ -200,14 +180,6 @@ impl Walker<'_> {
             }
             Component::Recursive => {
                 self.walk(rest, rel.clone(), kiln)?;
-                // A matched package ends the descent: nothing below it can be a package.
-                if let Some(&matched_kiln) = self.found.get(&rel)
-                    && !rel.is_empty()
-                    && !excluded(self.excludes, &rel)
-                    && has_manifest(self.root, &rel, matched_kiln)
-                {
-                    return Ok(());
-                }
                 for (name, real) in self.subdirs(&rel)? {
                     // A symlinked directory may point back up: never recurse through one.
                     if real {
@@ -219,16 +191,29 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// Visible subdirectories of `rel` (name, whether a real directory rather than a link).
+    /// Subdirectories of `rel`, hidden ones included (name, whether a real directory
+    /// rather than a link).
     fn subdirs(&self, rel: &str) -> io::Result<Vec<(String, bool)>> {
-        visible_subdirs(&self.root.join(rel), NEVER)
+        subdirs(&self.root.join(rel), NEVER, Hidden::Include)
     }
 }
 
-/// The subdirectories of `dir` a workspace glob may enter: not hidden, not in `never`,
-/// with whether each is a real directory (`false`: a symlink to one). A missing `dir` has
-/// none.
-pub(crate) fn visible_subdirs(dir: &Path, never: &[&str]) -> io::Result<Vec<(String, bool)>> {
+/// Whether a glob component may match a hidden directory: Turborepo's workspace globs do,
+/// Cargo's `members` do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hidden {
+    Include,
+    Skip,
+}
+
+/// The subdirectories of `dir` a workspace glob may enter: not in `never` (nor hidden, with
+/// [`Hidden::Skip`]), with whether each is a real directory (`false`: a symlink to one). A
+/// missing `dir` has none.
+pub(crate) fn subdirs(
+    dir: &Path,
+    never: &[&str],
+    hidden: Hidden,
+) -> io::Result<Vec<(String, bool)>> {
     let entries = match fs_err::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -240,7 +225,7 @@ pub(crate) fn visible_subdirs(dir: &Path, never: &[&str]) -> io::Result<Vec<(Str
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name.starts_with('.') || never.contains(&name.as_str()) {
+        if hidden == Hidden::Skip && name.starts_with('.') || never.contains(&name.as_str()) {
             continue;
         }
         let kind = entry.file_type()?;

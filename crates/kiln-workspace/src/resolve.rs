@@ -4,7 +4,7 @@
 
 use kiln_core::PackageName;
 
-use crate::{Package, ResolvedTask, TaskDefinition, Workspace};
+use crate::{Framework, Package, ResolvedTask, TaskDefinition, Workspace};
 
 impl TaskDefinition {
     /// Fields set in `over` replace those in `self`.
@@ -26,6 +26,9 @@ impl TaskDefinition {
             timeout: over.timeout.or(self.timeout),
             priority: over.priority.or(self.priority),
             locks: over.locks.clone().or_else(|| self.locks.clone()),
+            env_mode: over.env_mode.or(self.env_mode),
+            output_logs: over.output_logs.or(self.output_logs),
+            with: over.with.clone().or_else(|| self.with.clone()),
         }
     }
 }
@@ -66,10 +69,14 @@ impl Workspace {
         let def = self.task_definition(package, task)?;
         // An empty script is no script, as in Turborepo: the task is a no-op node (or runs
         // the definition's `command`).
-        let script = self
-            .package(package)
+        let found = self.package(package);
+        let script = found
             .and_then(|p| p.scripts.get(task).cloned())
             .filter(|s| !s.is_empty());
+        let framework = match self.pipeline.framework_inference {
+            Some(false) => None,
+            _ => found.and_then(Framework::of),
+        };
         Some(ResolvedTask {
             depends_on: def.depends_on.unwrap_or_default(),
             inputs: def.inputs.unwrap_or_default(),
@@ -84,6 +91,10 @@ impl Workspace {
             timeout: def.timeout,
             priority: def.priority.unwrap_or(0),
             locks: def.locks.unwrap_or_default(),
+            env_mode: def.env_mode.or(self.pipeline.env_mode).unwrap_or_default(),
+            output_logs: def.output_logs.unwrap_or_default(),
+            with: def.with.unwrap_or_default(),
+            framework,
         })
     }
 }

@@ -8,9 +8,13 @@
 //!
 //! Differences from Turborepo, on purpose: 1.x files are read (Turborepo 2 rejects
 //! `pipeline`), with their `$VAR` entries in `dependsOn` and `globalDependencies` moved to
-//! `env` / `globalEnv` and `dotEnv` files added to the inputs. Fields kiln has no use for
-//! (`outputLogs`, `interactive`, `tags`, `with`, `ui`, `remoteCache`, …) are accepted and
-//! ignored. Structured (deferred) `inputs` objects are rejected rather than mis-hashed.
+//! `env` / `globalEnv` and `dotEnv` files added to the inputs. Every key of Turborepo 2.x is
+//! accepted: those kiln acts on are read into the [`Pipeline`] (`envMode`, `concurrency`,
+//! `cacheDir`, `ui`, `outputLogs`, `with`, …); those that change nothing in a kiln run
+//! because kiln has no such part (`daemon`, `noUpdateNotifier`, `$schema`, `description`)
+//! are read and dropped; the rest (`boundaries`, `tags`, `futureFlags`, `interactive`, …)
+//! are listed in [`Pipeline::ignored_keys`] with their line, for one warning per run.
+//! Structured (deferred) `inputs` objects are rejected rather than mis-hashed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ConfigError, offset_of};
 use crate::jsonc::{self, Seg};
-use crate::{Pipeline, TaskDefinition};
+use crate::{EnvMode, IgnoredKey, OutputLogs, Pipeline, TaskDefinition};
 
 /// Marks "the inherited value goes here" in an array of a package configuration.
 const EXTENDS_MARKER: &str = "$TURBO_EXTENDS$";
@@ -82,7 +86,54 @@ impl Doc<'_> {
         let span = jsonc::locate(&self.stripped, path, key).unwrap_or(0..1);
         ConfigError::new(self.file, self.text, span, message, label)
     }
+
+    /// A key kiln reads but does not act on, with its line, for the run's warning.
+    fn ignored(&self, path: &[Seg<'_>], why: &'static str) -> IgnoredKey {
+        let at = jsonc::locate(&self.stripped, path, true).map_or(0, |span| span.start);
+        let key = path
+            .iter()
+            .map(|seg| match seg {
+                Seg::Key(k) => k.to_string(),
+                Seg::Index(i) => i.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(".");
+        IgnoredKey {
+            file: self.file.to_path_buf(),
+            line: self.text[..at.min(self.text.len())].matches('\n').count() + 1,
+            key,
+            why,
+        }
+    }
 }
+
+/// Root keys kiln reads but does not act on yet, with why.
+const IGNORED_ROOT_KEYS: &[(&str, &str)] = &[
+    ("agentGuidance", "kiln writes no agent guidance"),
+    ("boundaries", "kiln does not check package boundaries"),
+    (
+        "cacheMaxAge",
+        "kiln's cache limits are `[cache]` in kiln.toml or KILN_CACHE_MAX_AGE",
+    ),
+    (
+        "cacheMaxSize",
+        "kiln's cache limits are `[cache]` in kiln.toml or KILN_CACHE_MAX_SIZE",
+    ),
+    (
+        "experimentalObservability",
+        "kiln records its own run history",
+    ),
+    (
+        "experimentalSpaces",
+        "kiln has no Vercel Spaces integration",
+    ),
+    (
+        "futureFlags",
+        "no Turborepo future flag changes what kiln does",
+    ),
+    ("setup", "kiln has no `setup` command"),
+    ("tags", "kiln does not check package boundaries"),
+];
 
 fn parse_doc<'a>(
     file: &'a Path,
@@ -124,6 +175,7 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
     check_comment(&doc, &top)?;
     let v1 = tasks_key(&doc, &top)? == "pipeline";
     let mut pipeline = Pipeline::default();
+    read_root_settings(&doc, &top, &mut pipeline)?;
     let global = |name: &'static str| top.get(name).map(|v| (vec![Seg::Key(name)], v));
     let nested = |name: &'static str| {
         let value = top.get("global")?.get(name)?;
@@ -167,18 +219,104 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
             let msg = format!("`{name}` is not a task name");
             return Err(doc.error(&path, true, msg, "invalid task name"));
         }
-        let raw = read_task(&doc, &path, value, v1, false)?;
+        let raw = read_task(&doc, &path, value, v1, false, &mut pipeline.ignored_keys)?;
         pipeline.tasks.insert(name.clone(), raw.resolve(None));
     }
     Ok(pipeline)
 }
 
+/// The root keys besides tasks and global inputs: the ones kiln acts on into `pipeline`,
+/// the ones it does not into `pipeline.ignored_keys`.
+fn read_root_settings(
+    doc: &Doc<'_>,
+    top: &Map<String, Value>,
+    pipeline: &mut Pipeline,
+) -> Result<(), ConfigError> {
+    for (key, value) in top {
+        let at = [Seg::Key(key)];
+        match key.as_str() {
+            "envMode" => pipeline.env_mode = Some(env_mode(doc, &at, value)?),
+            "concurrency" => {
+                pipeline.concurrency = Some(match value {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => {
+                        let msg = "`concurrency` must be a number or a percentage (\"50%\")";
+                        return Err(doc.error(&at, false, msg.into(), "expected a string"));
+                    }
+                });
+            }
+            "cacheDir" => pipeline.cache_dir = Some(string(doc, &at, value)?),
+            "ui" => {
+                let ui = string(doc, &at, value)?;
+                if ui != "tui" && ui != "stream" {
+                    let msg = format!("`ui` is `tui` or `stream`, not `{ui}`");
+                    return Err(doc.error(&at, false, msg, "unknown value"));
+                }
+                pipeline.ui = Some(ui);
+            }
+            "remoteCache" => read_remote_cache(doc, value, pipeline)?,
+            _ => {
+                if let Some((_, why)) = IGNORED_ROOT_KEYS.iter().find(|(k, _)| k == key) {
+                    pipeline.ignored_keys.push(doc.ignored(&at, why));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `remoteCache`: `enabled` is honoured; kiln's remote cache is otherwise set by
+/// `--remote-cache` or Turborepo's `TURBO_API`/`TURBO_TOKEN`/`TURBO_TEAM`.
+fn read_remote_cache(
+    doc: &Doc<'_>,
+    value: &Value,
+    pipeline: &mut Pipeline,
+) -> Result<(), ConfigError> {
+    let Value::Object(fields) = value else {
+        let msg = "`remoteCache` must be an object".to_string();
+        return Err(doc.error(&[Seg::Key("remoteCache")], false, msg, "expected an object"));
+    };
+    for (key, value) in fields {
+        let at = [Seg::Key("remoteCache"), Seg::Key(key)];
+        if key == "enabled" {
+            pipeline.remote_cache_enabled = boolean(doc, &at, value)?;
+        } else {
+            pipeline.ignored_keys.push(doc.ignored(
+                &at,
+                "kiln's remote cache comes from --remote-cache or TURBO_API, TURBO_TEAM, \
+                 TURBO_TOKEN and TURBO_REMOTE_CACHE_SIGNATURE_KEY",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn env_mode(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<EnvMode, ConfigError> {
+    let text = string(doc, at, value)?;
+    EnvMode::parse(&text).ok_or_else(|| {
+        let msg = format!("`envMode` is `strict` or `loose`, not `{text}`");
+        doc.error(at, false, msg, "unknown value")
+    })
+}
+
+fn string(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<String, ConfigError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        _ => {
+            let msg = format!("`{}` must be a string", field_name(at));
+            Err(doc.error(at, false, msg, "expected a string"))
+        }
+    }
+}
+
 /// The tasks of a package's `turbo.json`, each already merged with `$TURBO_EXTENDS$` against
-/// `base(task)`, the root definition it overrides.
+/// `base(task)`, the root definition it overrides; keys it does not act on go to `ignored`.
 pub(crate) fn parse_package(
     file: &Path,
     text: &str,
     base: &dyn Fn(&str) -> Option<TaskDefinition>,
+    ignored: &mut Vec<IgnoredKey>,
 ) -> Result<BTreeMap<String, TaskDefinition>, ConfigError> {
     let (doc, top) = parse_doc(file, text)?;
     for key in top.keys() {
@@ -191,6 +329,11 @@ pub(crate) fn parse_package(
     }
     check_comment(&doc, &top)?;
     check_extends(&doc, &top)?;
+    for key in ["tags", "boundaries"] {
+        if top.contains_key(key) {
+            ignored.push(doc.ignored(&[Seg::Key(key)], "kiln does not check package boundaries"));
+        }
+    }
     let key = tasks_key(&doc, &top)?;
     let v1 = key == "pipeline";
     let mut tasks = BTreeMap::new();
@@ -203,7 +346,7 @@ pub(crate) fn parse_package(
             );
             return Err(doc.error(&path, true, msg, "package task syntax"));
         }
-        let raw = read_task(&doc, &path, value, v1, true)?;
+        let raw = read_task(&doc, &path, value, v1, true, ignored)?;
         if raw.extends == Some(false) && raw.def == TaskDefinition::default() {
             let msg = format!(
                 "`\"extends\": false` alone excludes `{name}` from this package, which kiln does not support yet"
@@ -342,6 +485,7 @@ fn read_task(
     value: &Value,
     v1: bool,
     in_package: bool,
+    ignored: &mut Vec<IgnoredKey>,
 ) -> Result<RawTask, ConfigError> {
     let Value::Object(fields) = value else {
         let msg = "a task definition must be an object".to_string();
@@ -379,15 +523,37 @@ fn read_task(
             "passThroughEnv" => raw.def.pass_through_env = list(PASS_THROUGH)?,
             "cache" => raw.def.cache = boolean(doc, &at, value)?,
             "persistent" => raw.def.persistent = boolean(doc, &at, value)?,
-            "interactive" | "interruptible" => {
-                boolean(doc, &at, value)?;
+            "interactive" => {
+                if boolean(doc, &at, value)? == Some(true) {
+                    ignored.push(
+                        doc.ignored(&at, "kiln does not forward the terminal's input to tasks"),
+                    );
+                }
+            }
+            "interruptible" => {
+                if boolean(doc, &at, value)? == Some(true) {
+                    ignored.push(doc.ignored(&at, "kiln has no watch mode yet"));
+                }
             }
             "extends" if in_package => raw.extends = boolean(doc, &at, value)?,
             "dotEnv" => dot_env = strings(doc, &at, value)?,
-            "tags" | "with" => {
+            "tags" => {
                 strings(doc, &at, value)?;
+                ignored.push(doc.ignored(&at, "kiln does not check package boundaries"));
             }
-            "outputLogs" | "outputMode" | "description" => {}
+            "with" => raw.def.with = strings(doc, &at, value)?,
+            "envMode" => raw.def.env_mode = Some(env_mode(doc, &at, value)?),
+            "outputLogs" | "outputMode" => {
+                let text = string(doc, &at, value)?;
+                let logs = OutputLogs::parse(&text).ok_or_else(|| {
+                    let msg = format!(
+                        "`{key}` is one of `full`, `new-only`, `errors-only`, `hash-only`, `none`; not `{text}`"
+                    );
+                    doc.error(&at, false, msg, "unknown value")
+                })?;
+                raw.def.output_logs = Some(logs);
+            }
+            "description" => {}
             _ => {
                 let msg = format!("unknown key `{key}` in a task definition");
                 return Err(doc.error(&at, true, msg, "unknown key"));

@@ -85,6 +85,86 @@ pub enum ScriptRunner {
     PackageManager,
 }
 
+/// Which environment variables a task sees (Turborepo 2's `envMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EnvMode {
+    /// Only the declared variables (`env`, `globalEnv`, the pass-through lists, the
+    /// framework's) and a fixed list every program needs (`PATH`, `HOME`, …): a build that
+    /// reads anything else does not see it, so it cannot be served a wrong cache hit.
+    #[default]
+    Strict,
+    /// Every variable of kiln's environment; only the declared ones are hashed.
+    Loose,
+}
+
+impl EnvMode {
+    pub fn parse(text: &str) -> Option<EnvMode> {
+        match text {
+            "strict" => Some(EnvMode::Strict),
+            "loose" => Some(EnvMode::Loose),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvMode::Strict => "strict",
+            EnvMode::Loose => "loose",
+        }
+    }
+}
+
+/// How much of a task's output is printed (Turborepo's `outputLogs` / `--output-logs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OutputLogs {
+    /// Everything: the hash line and the output, live or replayed.
+    #[default]
+    Full,
+    /// The output of tasks that run; cache hits print only their hash line.
+    NewOnly,
+    /// Only the output of tasks that fail.
+    ErrorsOnly,
+    /// Only the hash line of each task.
+    HashOnly,
+    /// Nothing.
+    None,
+}
+
+impl OutputLogs {
+    pub fn parse(text: &str) -> Option<OutputLogs> {
+        Some(match text {
+            "full" => OutputLogs::Full,
+            "new-only" => OutputLogs::NewOnly,
+            "errors-only" => OutputLogs::ErrorsOnly,
+            "hash-only" => OutputLogs::HashOnly,
+            "none" => OutputLogs::None,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputLogs::Full => "full",
+            OutputLogs::NewOnly => "new-only",
+            OutputLogs::ErrorsOnly => "errors-only",
+            OutputLogs::HashOnly => "hash-only",
+            OutputLogs::None => "none",
+        }
+    }
+}
+
+/// A config key kiln reads but does not act on, reported once per run with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredKey {
+    /// The config file, relative to the root.
+    pub file: PathBuf,
+    pub line: usize,
+    /// The key as written (`boundaries`, `tasks.build.interactive`).
+    pub key: String,
+    /// Why it changes nothing in kiln.
+    pub why: &'static str,
+}
+
 /// The task pipeline: global inputs and every task definition, as written in the config.
 #[derive(Clone, Debug, Default)]
 pub struct Pipeline {
@@ -94,6 +174,23 @@ pub struct Pipeline {
     /// Env var names (or `PREFIX*` wildcards) whose values go into every task's key.
     pub global_env: Vec<String>,
     pub global_pass_through_env: Option<Vec<String>>,
+    /// The env mode of tasks that set none (`None`: strict). The CLI's `--env-mode`
+    /// replaces it; a task's own `envMode` wins over both.
+    pub env_mode: Option<EnvMode>,
+    /// Whether a package's framework (Next.js, Vite, …) adds its public variables to its
+    /// tasks' env (`None`: yes). `--framework-inference=false` turns it off.
+    pub framework_inference: Option<bool>,
+    /// The default `--concurrency` (`"4"`, `"50%"`; turbo.json `concurrency`).
+    pub concurrency: Option<String>,
+    /// Where the local cache lives, relative to the root (turbo.json `cacheDir`; default
+    /// `.kiln/cache`).
+    pub cache_dir: Option<String>,
+    /// `tui` or `stream` (turbo.json `ui`): whether a terminal gets the live view.
+    pub ui: Option<String>,
+    /// turbo.json `remoteCache.enabled`: `Some(false)` turns the remote cache off.
+    pub remote_cache_enabled: Option<bool>,
+    /// Keys read but not acted on, for one warning per run.
+    pub ignored_keys: Vec<IgnoredKey>,
     /// Root-level task definitions keyed as written: `build`, `web#build`, `//#lint`.
     pub tasks: BTreeMap<String, TaskDefinition>,
     /// Package-level definitions (package `turbo.json` with `extends: ["//"]`, or a member's
@@ -131,6 +228,12 @@ pub struct TaskDefinition {
     /// Named locks: tasks holding one of the same locks never run at once, in one kiln
     /// process or several on the same repository.
     pub locks: Option<Vec<String>>,
+    /// This task's env mode, over the pipeline's and the CLI's.
+    pub env_mode: Option<EnvMode>,
+    pub output_logs: Option<OutputLogs>,
+    /// Tasks that run alongside this one (turbo's `with`: `web#watch` beside `web#dev`),
+    /// `task` (same package) or `pkg#task`.
+    pub with: Option<Vec<String>>,
 }
 
 /// A task definition with every default applied, for one (package, task).
@@ -155,4 +258,9 @@ pub struct ResolvedTask {
     /// Priority adjustment (default 0).
     pub priority: i64,
     pub locks: Vec<String>,
+    pub env_mode: EnvMode,
+    pub output_logs: OutputLogs,
+    pub with: Vec<String>,
+    /// The framework detected from the package's dependencies, when inference is on.
+    pub framework: Option<&'static crate::Framework>,
 }

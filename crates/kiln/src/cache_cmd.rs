@@ -26,8 +26,7 @@ pub(crate) use limits::{prune_after_run, store_options};
 
 pub(crate) fn run(cwd: &Path, command: &CacheCommand) -> Result<i32, Exit> {
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
-    let store = LocalStore::open(&ws.root.join(".kiln").join("cache"))
-        .map_err(|e| Exit::user(error_chain(&e)))?;
+    let store = LocalStore::open(&cache_dir(&ws, None)).map_err(|e| Exit::user(error_chain(&e)))?;
     let fail = |e: kiln_cache::CacheError| Exit::user(error_chain(&e));
     match command {
         CacheCommand::Stats { json } => stats(&ws, &store, *json),
@@ -365,6 +364,15 @@ fn fmt_age(age: Duration) -> String {
         s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
         s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+/// Where the local cache lives: `--cache-dir`, else turbo.json `cacheDir`, else
+/// `.kiln/cache`; a relative one from the workspace root, as Turborepo resolves it.
+pub(crate) fn cache_dir(ws: &Workspace, flag: Option<&str>) -> std::path::PathBuf {
+    match flag.or(ws.pipeline.cache_dir.as_deref()) {
+        Some(dir) => ws.root.join(dir),
+        None => ws.root.join(".kiln").join("cache"),
     }
 }
 

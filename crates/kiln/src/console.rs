@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use kiln_core::{Event, TaskId};
 
-pub(crate) use printer::Grouping;
+pub(crate) use printer::{Grouping, LogPolicy};
 use printer::{Line, Printer};
 use progress::Progress;
 pub(crate) use summary::print_summary;
@@ -33,9 +33,11 @@ const FRAME: Duration = Duration::from_millis(100);
 pub(crate) struct ConsoleOptions {
     /// `-v`: a decision line per task.
     pub(crate) verbose: u8,
-    /// Print the replayed logs of cache hits.
-    pub(crate) replay_logs: bool,
+    /// How much of each task's output is printed.
+    pub(crate) logs: LogPolicy,
     pub(crate) grouping: Grouping,
+    /// Prefix task lines with `pkg:task:`.
+    pub(crate) prefixed: bool,
     /// Keep the live view at the bottom of the terminal.
     pub(crate) live: bool,
     /// Colour task prefixes and the live view.
@@ -73,7 +75,13 @@ impl Console {
 }
 
 fn consume(events: Receiver<Event>, opts: ConsoleOptions) {
-    let mut printer = Printer::new(opts.verbose, opts.replay_logs, opts.color, opts.grouping);
+    let mut printer = Printer::new(
+        opts.verbose,
+        opts.color,
+        opts.grouping,
+        opts.prefixed,
+        opts.logs,
+    );
     let live = opts.live.then(|| Live {
         progress: Progress::new(opts.total_tasks, opts.concurrency, opts.estimates),
         area: live::Area::default(),

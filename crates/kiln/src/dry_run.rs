@@ -1,158 +1,306 @@
-//! `--dry-run`: what would run, with keys and cache status. The JSON form carries the
-//! fields of `turbo run --dry=json` (so scripts written for it keep working) plus kiln's own
-//! under `kiln`.
+//! `--dry-run`: what would run, with keys and cache status. The JSON form is the shape of
+//! `turbo run --dry=json` (Turborepo 2.11: the same fields, `null` where it writes `null`),
+//! so scripts written for it keep working, plus kiln's own fields under `kiln`; the run
+//! summary of `--summarize` (see `run_summary.rs`) builds on the same document.
+//!
+//! Differences a script may notice: `hash` is kiln's 64-hex key; input digests are BLAKE3,
+//! not git blob ids; `expandedOutputs` is empty (as in Turborepo's dry runs).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use kiln_cache::LocalStore;
-use kiln_graph::TaskGraph;
+use kiln_graph::{TaskGraph, TaskNode};
+use kiln_hash::{EnvPatterns, GlobalInputs};
 use kiln_run::HashedTask;
-use kiln_workspace::{PackageManager, Workspace};
+use kiln_workspace::{ConfigSource, PackageManager, Workspace};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use crate::cli::DryRunFormat;
 
 /// Turborepo's placeholder for a task whose package has no such script.
 const NONEXISTENT: &str = "<NONEXISTENT>";
 
-pub(crate) fn print(
-    format: DryRunFormat,
-    ws: &Workspace,
-    graph: &TaskGraph,
-    hashed: &[HashedTask],
-    store: &LocalStore,
-) {
-    let rows: Vec<Row<'_>> = graph
+/// Turborepo's constant global cache key, kept for scripts that read it.
+const ROOT_KEY: &str = "I can\u{2019}t see ya, but I know you\u{2019}re here";
+
+/// Everything a dry run (or a run summary) describes.
+pub(crate) struct RunView<'a> {
+    pub(crate) ws: &'a Workspace,
+    pub(crate) graph: &'a TaskGraph,
+    pub(crate) hashed: &'a [HashedTask],
+    pub(crate) global: &'a GlobalInputs,
+    /// The environment the run hashed.
+    pub(crate) env: &'a BTreeMap<String, String>,
+}
+
+pub(crate) fn print(format: DryRunFormat, view: &RunView<'_>, store: &LocalStore) {
+    let cached: Vec<bool> = view
+        .graph
         .nodes()
         .iter()
-        .zip(hashed)
-        .map(|(node, h)| {
-            let cacheable = node.is_cacheable();
-            let cached = cacheable && matches!(store.peek(&h.key.to_hex()), Ok(Some(_)));
-            Row {
-                node,
-                hashed: h,
-                cached,
-            }
-        })
+        .zip(view.hashed)
+        .map(|(node, h)| node.is_cacheable() && matches!(store.peek(&h.key.to_hex()), Ok(Some(_))))
         .collect();
     let mut out = std::io::stdout().lock();
     let _ = match format {
         DryRunFormat::Json => {
-            let text = serde_json::to_string_pretty(&to_json(ws, graph, &rows)).unwrap_or_default();
+            let text = serde_json::to_string_pretty(&to_json(view, &cached)).unwrap_or_default();
             writeln!(out, "{text}")
         }
-        DryRunFormat::Text => write_text(&mut out, ws, &rows),
+        DryRunFormat::Text => write_text(&mut out, view, &cached),
     };
 }
 
-struct Row<'a> {
-    node: &'a kiln_graph::TaskNode,
-    hashed: &'a HashedTask,
-    cached: bool,
+fn directory<'w>(ws: &'w Workspace, node: &TaskNode) -> &'w str {
+    ws.package(&node.id.package).map_or("", |p| p.dir.as_str())
 }
 
-fn directory(ws: &Workspace, row: &Row<'_>) -> String {
-    ws.package(&row.node.id.package)
-        .map(|p| p.dir.clone())
-        .unwrap_or_default()
-}
-
-fn write_text(out: &mut impl Write, ws: &Workspace, rows: &[Row<'_>]) -> std::io::Result<()> {
-    let width = rows
+fn write_text(out: &mut impl Write, view: &RunView<'_>, cached: &[bool]) -> std::io::Result<()> {
+    let nodes = view.graph.nodes();
+    let width = nodes
         .iter()
-        .map(|r| r.node.id.to_string().len())
+        .map(|n| n.id.to_string().len())
         .max()
         .unwrap_or(0);
-    let cached = rows.iter().filter(|r| r.cached).count();
-    writeln!(out, "Tasks to run: {} ({} cached)", rows.len(), cached)?;
-    for r in rows {
-        let status = if r.cached { "HIT " } else { "MISS" };
-        let dir = directory(ws, r);
-        let dir = if dir.is_empty() { "." } else { dir.as_str() };
-        let command = r.node.task.command.as_deref().unwrap_or(NONEXISTENT);
+    let hits = cached.iter().filter(|c| **c).count();
+    writeln!(out, "Tasks to run: {} ({} cached)", nodes.len(), hits)?;
+    for ((node, h), cached) in nodes.iter().zip(view.hashed).zip(cached) {
+        let status = if *cached { "HIT " } else { "MISS" };
+        let dir = directory(view.ws, node);
+        let dir = if dir.is_empty() { "." } else { dir };
+        let command = node.task.command.as_deref().unwrap_or(NONEXISTENT);
         writeln!(
             out,
             "  {:width$}  {status}  {}  {dir}  {command}",
-            r.node.id.to_string(),
-            &r.hashed.key.to_hex()[..16],
+            node.id.to_string(),
+            &h.key.to_hex()[..16],
         )?;
     }
     Ok(())
 }
 
-fn to_json(ws: &Workspace, graph: &TaskGraph, rows: &[Row<'_>]) -> Value {
-    let mut packages: Vec<&str> = rows.iter().map(|r| r.node.id.package.as_str()).collect();
+/// The whole `--dry=json` document; `cached[i]`: whether task `i`'s key is in the cache.
+pub(crate) fn to_json(view: &RunView<'_>, cached: &[bool]) -> Value {
+    let ws = view.ws;
+    let mut packages: Vec<&str> = view
+        .graph
+        .nodes()
+        .iter()
+        .map(|n| n.id.package.as_str())
+        .collect();
     packages.sort_unstable();
     packages.dedup();
-    let tasks: Vec<Value> = rows.iter().map(|r| task_json(ws, graph, r)).collect();
+    let tasks: Vec<Value> = (0..view.graph.len())
+        .map(|i| task_json(view, i, cached[i]))
+        .collect();
+    let pipeline = &ws.pipeline;
+    let global_pass = pipeline.global_pass_through_env.as_ref();
+    let root_external = ws
+        .package(&kiln_core::PackageName::root())
+        .map(|_| external_digest(&root_external(view)))
+        .unwrap_or_default();
     json!({
         "id": null,
         "version": "1",
         "kilnVersion": env!("CARGO_PKG_VERSION"),
         "monorepo": true,
+        "globalCacheInputs": {
+            "rootKey": ROOT_KEY,
+            "files": view.global.files.iter().map(|(k, v)| (k.clone(), v.to_hex())).collect::<BTreeMap<_, _>>(),
+            "hashOfExternalDependencies": root_external,
+            "hashOfInternalDependencies": "",
+            "environmentVariables": {
+                "specified": {
+                    "env": sorted(&pipeline.global_env),
+                    "passThroughEnv": global_pass.map(|p| sorted(p)),
+                },
+                "configured": hashed_values(&pipeline.global_env, view.env),
+                "inferred": [],
+                "passthrough": global_pass.map(|p| hashed_values(p, view.env)),
+            },
+            "engines": null,
+        },
         "packageManager": package_manager(ws.package_manager),
         "packages": packages,
-        "envMode": "loose",
+        "envMode": pipeline.env_mode.unwrap_or_default().as_str(),
+        "frameworkInference": pipeline.framework_inference != Some(false),
         "tasks": tasks,
+        "user": "",
+        "scm": scm(ws),
     })
 }
 
-fn task_json(ws: &Workspace, graph: &TaskGraph, r: &Row<'_>) -> Value {
-    let task = &r.node.task;
-    let id = &r.node.id;
+fn root_external(view: &RunView<'_>) -> BTreeMap<String, String> {
+    view.graph
+        .nodes()
+        .iter()
+        .zip(view.hashed)
+        .find(|(n, _)| n.id.package.is_root())
+        .map(|(_, h)| h.manifest.external.clone())
+        .unwrap_or_default()
+}
+
+fn task_json(view: &RunView<'_>, i: usize, cached: bool) -> Value {
+    let (ws, graph) = (view.ws, view.graph);
+    let node = &graph.nodes()[i];
+    let hashed = &view.hashed[i];
+    let task = &node.task;
+    let id = &node.id;
+    let dir = directory(ws, node);
     let (outputs, excluded): (Vec<&String>, Vec<&String>) =
         task.outputs.iter().partition(|o| !o.starts_with('!'));
-    let excluded: Vec<&str> = excluded.iter().map(|o| &o[1..]).collect();
+    let mut outputs: Vec<&str> = outputs.iter().map(|o| o.as_str()).collect();
+    let mut excluded: Vec<&str> = excluded.iter().map(|o| &o[1..]).collect();
+    outputs.sort_unstable();
+    excluded.sort_unstable();
     let deps: Vec<String> = graph.dependencies(id).map(|d| d.to_string()).collect();
     let dependents: Vec<String> = graph.dependents(id).map(|d| d.to_string()).collect();
-    let saved_ms = 0;
-    json!({
+    let written = ws.task_definition(&id.package, id.task.as_str());
+    let pass_through = written
+        .as_ref()
+        .and_then(|d| d.pass_through_env.as_ref())
+        .map(|_| sorted(&task.pass_through_env));
+    let inferred_patterns =
+        kiln_run::task_env::inferred_env(ws, node, |n| view.env.get(n).cloned());
+    let inputs: Vec<String> = sorted(&task.inputs)
+        .into_iter()
+        .filter(|g| g != kiln_hash::TURBO_DEFAULT)
+        .collect();
+    let mut value = json!({
         "taskId": id.to_string(),
         "task": id.task.as_str(),
         "package": id.package.as_str(),
-        "hash": r.hashed.key.to_hex(),
-        "inputs": r.hashed.manifest.files,
-        "hashOfExternalDependencies": external_digest(&r.hashed.manifest.external),
-        "cache": {
-            "local": r.cached,
-            "remote": false,
-            "status": if r.cached { "HIT" } else { "MISS" },
-            "source": if r.cached { Value::from("LOCAL") } else { Value::Null },
-            "timeSaved": saved_ms,
-        },
+        "hash": hashed.key.to_hex(),
+        "inputs": turbo_inputs(dir, &hashed.manifest.files),
+        "hashOfExternalDependencies": external_digest(&hashed.manifest.external),
+        "cache": cache_json(cached),
         "command": task.command.as_deref().unwrap_or(NONEXISTENT),
-        "cliArguments": [],
-        "outputs": outputs,
-        "excludedOutputs": excluded,
-        "directory": directory(ws, r),
+        "cliArguments": node.args,
+        "outputs": (!outputs.is_empty()).then_some(outputs),
+        "excludedOutputs": (!excluded.is_empty()).then_some(excluded),
+        "directory": dir,
         "dependencies": deps,
         "dependents": dependents,
+        "with": task.with,
         "resolvedTaskDefinition": {
-            "outputs": task.outputs,
+            "outputs": sorted(&task.outputs),
             "cache": task.cache,
-            "dependsOn": task.depends_on,
-            "inputs": task.inputs,
-            "outputLogs": "full",
+            "dependsOn": sorted(&task.depends_on),
+            "inputs": inputs,
+            "outputLogs": task.output_logs.as_str(),
             "persistent": task.persistent,
-            "env": task.env,
-            "passThroughEnv": task.pass_through_env,
+            "interruptible": false,
+            "env": sorted(&task.env),
+            "passThroughEnv": pass_through,
             "interactive": false,
         },
+        "expandedOutputs": [],
+        "framework": task.framework.map_or("", |f| f.slug),
+        "envMode": task.env_mode.as_str(),
         "environmentVariables": {
-            "specified": { "env": task.env, "passThroughEnv": task.pass_through_env },
-            "configured": r.hashed.manifest.env.keys().collect::<Vec<_>>(),
+            "specified": { "env": sorted(&task.env), "passThroughEnv": pass_through },
+            "configured": hashed_values(&task.env, view.env),
+            "inferred": hashed_values(&inferred_patterns, view.env),
+            "passthrough": pass_through.as_ref().map(|_| hashed_values(&task.pass_through_env, view.env)),
         },
         "kiln": {
-            "cacheable": r.node.is_cacheable(),
-            "env": r.hashed.manifest.env,
-            "global": r.hashed.manifest.global.to_hex(),
-            "definition": r.hashed.manifest.definition.to_hex(),
+            "cacheable": node.is_cacheable(),
+            "env": hashed.manifest.env,
+            "global": hashed.manifest.global.to_hex(),
+            "definition": hashed.manifest.definition.to_hex(),
         },
-    })
+    });
+    if task.cache
+        && let Some(fields) = value.as_object_mut()
+    {
+        fields.insert("logFile".into(), json!(log_file(dir, id.task.as_str())));
+    }
+    value
 }
 
-fn package_manager(pm: PackageManager) -> &'static str {
+/// Where Turborepo keeps a task's log (root-relative), and kiln too in a repository with a
+/// `turbo.json`.
+pub(crate) fn log_file(dir: &str, task: &str) -> String {
+    let file = format!(".turbo/turbo-{task}.log");
+    if dir.is_empty() {
+        file
+    } else {
+        format!("{dir}/{file}")
+    }
+}
+
+fn cache_json(cached: bool) -> Value {
+    if cached {
+        json!({ "local": true, "remote": false, "status": "HIT", "source": "LOCAL", "timeSaved": 0 })
+    } else {
+        json!({ "local": false, "remote": false, "status": "MISS", "timeSaved": 0 })
+    }
+}
+
+/// `{type, sha, branch}` of the repository, as Turborepo reports it.
+fn scm(ws: &Workspace) -> Value {
+    let Ok(git) = kiln_scm::Git::open(&ws.root) else {
+        return json!({ "type": "manual", "sha": null, "branch": null });
+    };
+    let sha = git.commit_of("HEAD").ok().flatten().unwrap_or_default();
+    let branch = git.current_branch().ok().flatten().unwrap_or_default();
+    json!({ "type": "git", "sha": sha, "branch": branch })
+}
+
+/// `NAME=<sha256 hex of the value>` for each set variable the patterns select, sorted, as
+/// Turborepo prints them (values never appear).
+fn hashed_values(patterns: &[String], env: &BTreeMap<String, String>) -> Vec<String> {
+    let split = EnvPatterns::new(patterns);
+    env.iter()
+        .filter(|(name, _)| split.matches(name))
+        .map(|(name, value)| {
+            if value.is_empty() {
+                format!("{name}=")
+            } else {
+                format!("{name}={:x}", sha2::Sha256::digest(value.as_bytes()))
+            }
+        })
+        .collect()
+}
+
+fn sorted(list: &[String]) -> Vec<String> {
+    let mut list = list.to_vec();
+    list.sort();
+    list
+}
+
+/// The input files named as Turborepo names them: relative to the package, so that a file of
+/// another package (an input written `../other/x` or `$TURBO_ROOT$/…`, kept root-relative
+/// in the manifest) reads `../other/x`.
+fn turbo_inputs(
+    dir: &str,
+    files: &BTreeMap<String, kiln_hash::Digest>,
+) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|(path, digest)| {
+            let name = match path.strip_prefix(kiln_run::TURBO_ROOT) {
+                Some(root_rel) => relative_to(dir, root_rel),
+                None => path.clone(),
+            };
+            (name, digest.to_hex())
+        })
+        .collect()
+}
+
+/// `path` (root-relative) as seen from directory `dir` (root-relative): `../b/x` from `a`.
+fn relative_to(dir: &str, path: &str) -> String {
+    let from: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    let to: Vec<&str> = path.split('/').collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
+}
+
+pub(crate) fn package_manager(pm: PackageManager) -> &'static str {
     match pm {
         PackageManager::Npm => "npm",
         PackageManager::Yarn => "yarn",
@@ -163,7 +311,7 @@ fn package_manager(pm: PackageManager) -> &'static str {
 }
 
 /// One digest for a package's resolved third-party versions (Turborepo's field).
-fn external_digest(external: &std::collections::BTreeMap<String, String>) -> String {
+fn external_digest(external: &BTreeMap<String, String>) -> String {
     let mut hasher = blake3::Hasher::new();
     for (name, version) in external {
         hasher.update(name.as_bytes());
@@ -172,4 +320,28 @@ fn external_digest(external: &std::collections::BTreeMap<String, String>) -> Str
         hasher.update(b"\n");
     }
     hasher.finalize().to_hex()[..16].to_string()
+}
+
+/// Whether task logs go to `.turbo/turbo-<task>.log` as Turborepo writes them.
+pub(crate) fn writes_turbo_logs(ws: &Workspace) -> bool {
+    matches!(ws.pipeline.source, Some(ConfigSource::Turbo(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+
+    #[test]
+    fn root_paths_read_relative_to_the_package() {
+        assert_eq!(
+            relative_to("packages/app", "packages/other/src/x.json"),
+            "../other/src/x.json"
+        );
+        assert_eq!(
+            relative_to("packages/app", "tsconfig.json"),
+            "../../tsconfig.json"
+        );
+        assert_eq!(relative_to("", "a/b"), "a/b");
+        assert_eq!(relative_to("a", "a/b"), "b");
+    }
 }

@@ -8,6 +8,9 @@ pub(crate) enum Exit {
     User(miette::Report),
     /// Something kiln itself got wrong or could not do: exit 1 too, but said as such.
     Internal(String),
+    /// Arguments kiln cannot act on (a Turborepo flag it does not support): exit 2, like
+    /// any other usage error.
+    Usage(String),
 }
 
 impl Exit {
@@ -31,6 +34,10 @@ impl Exit {
                 let _ = writeln!(err, "kiln: internal error: {message}");
                 let _ = writeln!(err, "kiln: this is a bug in kiln; please report it");
                 1
+            }
+            Exit::Usage(message) => {
+                let _ = writeln!(err, "error: {message}");
+                2
             }
         }
     }

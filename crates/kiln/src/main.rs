@@ -9,14 +9,20 @@ mod cli;
 mod console;
 mod dry_run;
 mod exit;
+mod graph_out;
 mod lockfile_diff;
+mod ls_cmd;
 mod profile;
 mod record;
 mod remote_cache;
 mod resources;
 mod run_cmd;
+mod run_flags;
+mod run_summary;
+mod selection;
 mod state_cmd;
 mod subscribers;
+mod suggest;
 mod why_cmd;
 
 use clap::Parser;
@@ -25,7 +31,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::Exit;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     init_tracing(cli.verbose);
     let code = match run(cli) {
         Ok(code) => code,
@@ -48,7 +54,31 @@ fn run(cli: Cli) -> Result<i32, Exit> {
         }
         Command::State { command } => state_cmd::run(&cwd, &command),
         Command::Cache { command } => cache_cmd::run(&cwd, &command),
+        Command::Ls(args) => ls_cmd::run(&cwd, &args),
+        Command::Completion { shell } => {
+            use clap::CommandFactory;
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "kiln", &mut out);
+            Ok(0)
+        }
+        Command::External(_) => unreachable!("re-read as `kiln run` by parse_cli"),
     }
+}
+
+/// `kiln build lint …` is `kiln run build lint …`, as `turbo build` is `turbo run build`:
+/// a word that is no subcommand is read again as the first task of `kiln run`, with what
+/// came before it (`--cwd`, `-v`) kept.
+fn parse_cli() -> Cli {
+    let argv: Vec<String> = std::env::args().collect();
+    let cli = Cli::parse_from(&argv);
+    let Command::External(tail) = &cli.command else {
+        return cli;
+    };
+    let at = argv.len() - tail.len();
+    let mut with_run = argv[..at].to_vec();
+    with_run.push("run".into());
+    with_run.extend_from_slice(&argv[at..]);
+    Cli::parse_from(with_run)
 }
 
 /// Diagnostics go to stderr: warnings by default, more with `-v`, or as `RUST_LOG` says.

@@ -213,6 +213,7 @@ fn task_args(task: &TaskSpan) -> Value {
         CacheStatus::Hit(CacheSource::Remote) => "hit (remote)",
         CacheStatus::Miss => "miss",
         CacheStatus::Disabled => "disabled",
+        CacheStatus::NothingToRun => "nothing to run",
         CacheStatus::Resumed => "done before --resume",
     };
     let outcome = match &report.outcome {

@@ -12,6 +12,7 @@ use kiln_cache_redis::{RedisConfig, RedisStore};
 use kiln_cache_s3::{S3Config, S3Store};
 use kiln_workspace::{ConfigSource, Workspace};
 
+use crate::cli::RemoteLoginArgs;
 use crate::exit::Exit;
 
 fn env(name: &str) -> Option<String> {
@@ -29,13 +30,27 @@ fn request_timeout() -> Result<Option<Duration>, Exit> {
         .transpose()
 }
 
-/// The remote store for this run, or `None` for none.
-pub(crate) fn open(ws: &Workspace, url: Option<&str>) -> Result<Option<Arc<dyn CacheStore>>, Exit> {
+/// The remote store for this run, or `None` for none. `login` holds Turborepo's `--token`,
+/// `--team` and `--api` flags, which stand for `TURBO_TOKEN`, `TURBO_TEAM`, `TURBO_API`.
+pub(crate) fn open(
+    ws: &Workspace,
+    url: Option<&str>,
+    login: &RemoteLoginArgs,
+) -> Result<Option<Arc<dyn CacheStore>>, Exit> {
     let timeout = request_timeout()?;
+    let turbo_var = |name: &str| {
+        let flag = match name {
+            "TURBO_TOKEN" => login.token.clone(),
+            "TURBO_TEAM" => login.team.clone(),
+            "TURBO_API" => login.api.clone(),
+            _ => None,
+        };
+        flag.or_else(|| std::env::var(name).ok())
+    };
     let Some(url) = url.map(str::to_string) else {
         // A Turborepo repository with a configured remote cache keeps using it.
         if matches!(ws.pipeline.source, Some(ConfigSource::Turbo(_))) {
-            let config = HttpConfig::from_env()
+            let config = HttpConfig::from_lookup(turbo_var)
                 .map_err(|e| Exit::user(format!("Turborepo remote cache settings: {e}")))?;
             return Ok(config.map(|c| http(c, timeout)));
         }
@@ -54,13 +69,14 @@ pub(crate) fn open(ws: &Workspace, url: Option<&str>) -> Result<Option<Arc<dyn C
         }
         "http" | "https" => {
             let token = env("KILN_REMOTE_CACHE_TOKEN")
-                .or_else(|| env("TURBO_TOKEN"))
+                .or_else(|| turbo_var("TURBO_TOKEN").filter(|v| !v.trim().is_empty()))
                 .unwrap_or_default();
             let mut config = HttpConfig::new(url, token);
             config.team_id = env("TURBO_TEAMID");
             // The API namespaces artifacts by team; a self-hosted cache needs one too.
-            config.slug =
-                env("TURBO_TEAM").or_else(|| config.team_id.is_none().then(|| "kiln".to_string()));
+            config.slug = turbo_var("TURBO_TEAM")
+                .filter(|v| !v.trim().is_empty())
+                .or_else(|| config.team_id.is_none().then(|| "kiln".to_string()));
             // Turborepo's own `x-artifact-tag` scheme, so turbo and kiln verify each other;
             // kiln's signature in the metadata (`signer`) works on every store.
             config.signing_key = env("TURBO_REMOTE_CACHE_SIGNATURE_KEY").map(String::into_bytes);

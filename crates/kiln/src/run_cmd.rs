@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kiln_cache::LocalStore;
 use kiln_core::{CacheStatus, PackageName, TaskName, TaskOutcome};
-use kiln_graph::{Filter, PackageGraph, TaskGraph, select};
+use kiln_graph::{PackageGraph, TaskGraph};
 use kiln_hash::{StatCache, process_env};
 use kiln_process::ProcessRegistry;
 use kiln_run::{
@@ -18,29 +18,48 @@ use kiln_run::{
 use kiln_scheduler::Budget;
 use kiln_scheduler::CancelToken;
 use kiln_state::{BuildState, Durations, Journal};
-use kiln_workspace::Workspace;
+use kiln_workspace::{OutputLogs, Workspace};
 
 use std::io::Write;
 
 use crate::affected_cmd::Change;
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, UiArg};
+use crate::console::LogPolicy;
+use crate::dry_run::RunView;
 use crate::exit::Exit;
-use crate::{dry_run, record};
+use crate::{dry_run, record, run_flags};
 
 /// How long tasks get to stop after Ctrl-C before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> {
     let started = Instant::now();
-    let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
+    run_flags::check(args)?;
+    let mut ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
+    if args.tasks.is_empty() {
+        return list_tasks(&ws);
+    }
+    run_flags::apply_to_pipeline(&mut ws, args);
+    run_flags::warn_ignored_keys(&ws);
+    let ws = ws;
     let discovered = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), packages = ws.packages.len(), "discovered");
     let graph = plan(&ws, cwd, args)?;
+    let overlaps =
+        kiln_run::output_overlaps(&ws, &graph).map_err(|e| Exit::user(error_chain(&e)))?;
+    for overlap in &overlaps {
+        tracing::warn!("{overlap}");
+    }
+    if let Some(target) = &args.graph {
+        crate::graph_out::write(&graph, target, cwd)?;
+        return Ok(0);
+    }
     let planned = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), tasks = graph.len(), "planned");
 
     let state_dir = ws.root.join(".kiln").join("state");
-    let (plan, stat_cache) = hash_plan(&ws, &graph)?;
+    let env = process_env();
+    let (plan, stat_cache) = hash_plan(&ws, &graph, &env)?;
     let hashed = &plan.tasks;
     let hashed_at = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), "hashed");
@@ -51,12 +70,21 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     ];
 
     let options = crate::cache_cmd::store_options(&ws).map_err(Exit::user)?;
-    let store = LocalStore::open_with(&ws.root.join(".kiln").join("cache"), options)
-        .map_err(|e| Exit::user(error_chain(&e)))?;
+    let cache_dir = crate::cache_cmd::cache_dir(&ws, args.cache_dir.as_deref());
+    let store =
+        LocalStore::open_with(&cache_dir, options).map_err(|e| Exit::user(error_chain(&e)))?;
+    let view = RunView {
+        ws: &ws,
+        graph: &graph,
+        hashed,
+        global: &plan.global,
+        env: &env,
+    };
     if let Some(format) = args.dry_run {
-        dry_run::print(format, &ws, &graph, hashed, &store);
+        dry_run::print(format, &view, &store);
         return Ok(0);
     }
+    let modes = run_flags::cache_modes(args)?;
 
     let state = BuildState::new(&state_dir);
     // Read before this run's journal replaces it.
@@ -91,16 +119,30 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         .map_err(|e| Exit::Internal(format!("cannot watch for Ctrl-C: {e}")))?;
     }
 
-    let concurrency = concurrency(args.concurrency.as_deref())?;
+    let concurrency = concurrency(
+        args.concurrency
+            .as_deref()
+            .or(ws.pipeline.concurrency.as_deref()),
+    )?;
     let durations = Durations::load(&state_dir);
+    let logs = log_policy(&graph, run_flags::output_logs(args));
+    let replay_logs =
+        logs.default == OutputLogs::Full || logs.tasks.values().any(|m| *m == OutputLogs::Full);
+    let stream_ui = match args.ui {
+        Some(UiArg::Stream) => true,
+        Some(UiArg::Tui) => false,
+        None => ws.pipeline.ui.as_deref() == Some("stream"),
+    };
     let (tx, subscribers) = crate::subscribers::start(crate::subscribers::SubscriberOptions {
         verbose,
-        replay_logs: !args.hide_cached_logs,
+        logs,
         log_order: args.log_order,
+        log_prefix: args.log_prefix,
+        stream_ui,
         profile: args.profile.clone(),
         total_tasks: graph.len(),
-        estimates: if crate::subscribers::live_view_wanted() {
-            estimates(&graph, hashed, &store, &durations, args.force)
+        estimates: if !stream_ui && crate::subscribers::live_view_wanted() {
+            estimates(&graph, hashed, &store, &durations, !modes.local.0)
         } else {
             Default::default()
         },
@@ -116,28 +158,29 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let task_env: Vec<_> = std::env::vars_os().collect();
     let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
     let trees = std::sync::Arc::new(std::sync::Mutex::new(kiln_process::TreeTracker::new()));
-    let modes = kiln_run::parse_cache_modes(args.cache_modes.as_deref().unwrap_or(""))
-        .map_err(|e| Exit::user(format!("--cache: {e}")))?;
     let remote = match modes.remote {
         (false, false) => None,
+        _ if ws.pipeline.remote_cache_enabled == Some(false) && args.remote_cache.is_none() => None,
         (read, write) => {
-            crate::remote_cache::open(&ws, args.remote_cache.as_deref())?.map(|store| {
-                kiln_run::RemoteTier::new(store, read, write && !args.no_cache)
-                    .with_signer(crate::remote_cache::signer())
-            })
+            crate::remote_cache::open(&ws, args.remote_cache.as_deref(), &args.remote_login)?.map(
+                |store| {
+                    kiln_run::RemoteTier::new(store, read, write)
+                        .with_signer(crate::remote_cache::signer())
+                },
+            )
         }
     };
     let ctx = TaskContext {
         workspace: &ws,
         store: &store,
         outputs: &output_state,
-        replay_logs: !args.hide_cached_logs,
+        replay_logs,
         stat_cache: &stat_cache,
         registry: &registry,
         events: &tx,
         cache: CacheMode {
-            read: !args.force && modes.local.0,
-            write: !args.no_cache && modes.local.1,
+            read: modes.local.0,
+            write: modes.local.1,
         },
         env: &task_env,
         state: &state,
@@ -146,6 +189,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         resumed: resumed.as_ref(),
         trees: Some(&trees),
         remote: remote.as_ref(),
+        turbo_logs: dry_run::writes_turbo_logs(&ws),
     };
     let memory_limit = args
         .memory_limit
@@ -159,12 +203,13 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx, &trees);
     let opts = ExecuteOptions {
         budget,
-        continue_on_failure: args.continue_on_failure,
+        on_failure: run_flags::on_failure(args),
         durations: durations.all().clone(),
+        overlaps,
     };
     let reports = std::thread::scope(|scope| {
         if let Some(remote) = &remote
-            && ctx.cache.read
+            && remote.can_read()
         {
             remote.prefetch(scope, &store, prefetch_keys(&graph, hashed, &output_state));
         }
@@ -205,22 +250,107 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let reports = reports.map_err(|e| Exit::Internal(error_chain(&e)))?;
     let wall = started.elapsed();
     let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let code = exit_code(&reports, was_interrupted);
 
     crate::console::print_summary(&reports, wall, was_interrupted);
+    if args.summarize == Some(true) {
+        let repo_path = cwd_in_workspace(cwd, &ws.root).unwrap_or_default();
+        let facts = crate::run_summary::RunFacts {
+            command: command_line(args),
+            repo_path: &repo_path,
+            wall,
+            exit_code: code,
+        };
+        match crate::run_summary::write(&view, &reports, &facts) {
+            Ok(path) => {
+                let _ = writeln!(std::io::stdout().lock(), "Summary:  {}", path.display());
+            }
+            Err(e) => tracing::warn!("could not write the run summary: {e}"),
+        }
+    }
     if let Err(e) = record::write(&ws.root, &args.tasks, &reports, wall) {
         tracing::warn!("could not write the run record: {e}");
     }
     crate::cache_cmd::prune_after_run(&ws, &store, &reports);
-    if was_interrupted {
-        return Ok(130);
+    Ok(code)
+}
+
+/// 130 when interrupted; else the highest exit code of the tasks that failed (as
+/// Turborepo), 1 for a failure without one; else 0.
+fn exit_code(reports: &[kiln_core::TaskReport], interrupted: bool) -> i32 {
+    if interrupted {
+        return 130;
     }
-    Ok(reports
+    reports
         .iter()
-        .find_map(|r| match r.outcome {
+        .filter_map(|r| match r.outcome {
             TaskOutcome::Failed { code } => Some(if code == 0 { 1 } else { code }),
             _ => None,
         })
-        .unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+}
+
+/// How much of each task's output is printed: `--output-logs` for every task, else each
+/// task's own `outputLogs`.
+fn log_policy(graph: &TaskGraph, cli: Option<OutputLogs>) -> LogPolicy {
+    match cli {
+        Some(mode) => LogPolicy::all(mode),
+        None => LogPolicy {
+            default: OutputLogs::Full,
+            tasks: graph
+                .nodes()
+                .iter()
+                .filter(|n| n.task.output_logs != OutputLogs::Full)
+                .map(|n| (n.id.clone(), n.task.output_logs))
+                .collect(),
+        },
+    }
+}
+
+/// The run as Turborepo's summary writes it: `kiln run <tasks> [--filter=…] [-- args]`.
+fn command_line(args: &RunArgs) -> String {
+    let mut line = format!("kiln run {}", args.tasks.join(" "));
+    for filter in &args.filters {
+        line.push_str(&format!(" --filter={filter}"));
+    }
+    if args.affected {
+        line.push_str(" --affected");
+    }
+    if args.only {
+        line.push_str(" --only");
+    }
+    if let Some(mode) = args.continue_mode {
+        let value = clap::ValueEnum::to_possible_value(&mode)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        line.push_str(&format!(" --continue={value}"));
+    }
+    if !args.args.is_empty() {
+        line.push_str(" -- ");
+        line.push_str(&args.args.join(" "));
+    }
+    line
+}
+
+/// `kiln run` without a task: what the pipeline defines, with the packages that have it,
+/// as `turbo run` lists them; exit 1 (nothing ran).
+fn list_tasks(ws: &Workspace) -> Result<i32, Exit> {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "No tasks provided, here are some potential ones\n");
+    for task in crate::suggest::task_names(ws) {
+        let packages: Vec<&str> = ws
+            .packages
+            .iter()
+            .filter(|p| {
+                ws.resolve_task(&p.name, &task)
+                    .is_some_and(|r| r.command.is_some())
+            })
+            .map(|p| p.name.as_str())
+            .collect();
+        let _ = writeln!(out, "  {task}\n    {}", packages.join(", "));
+    }
+    Ok(1)
 }
 
 /// The expected execution time of the tasks that will probably execute (their key is not
@@ -266,15 +396,15 @@ fn prefetch_keys(
 pub(crate) fn hash_plan(
     ws: &Workspace,
     graph: &TaskGraph,
+    env: &std::collections::BTreeMap<String, String>,
 ) -> Result<(HashedPlan, StatCache), Exit> {
     let stat_cache_path = ws.root.join(".kiln/state/stat-cache-v1.bin");
     let stat_cache = StatCache::load(&stat_cache_path);
-    let env = process_env();
     let plan = hash_tasks(&HashContext {
         workspace: ws,
         graph,
         stat_cache: &stat_cache,
-        env: &env,
+        env,
     })
     .map_err(|e| Exit::user(error_chain(&e)))?;
     if let Err(e) = stat_cache.save(&stat_cache_path) {
@@ -288,7 +418,8 @@ pub(crate) fn hash_plan(
     Ok((plan, stat_cache))
 }
 
-/// Filters → package scope → task graph, with every plan error shown to the user.
+/// Filters → package scope → task graph (`--only` and `--` arguments applied), with every
+/// plan error shown to the user; `--affected` keeps what a change affects.
 ///
 /// Started below the workspace root, the selection is inferred from `cwd` as Turborepo does
 /// (only the package kiln runs in, or every package under the directory; directory filters
@@ -298,45 +429,19 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
     packages
         .check_acyclic()
         .map_err(|e| Exit::user(e.to_string()))?;
-    let mut filters = args
-        .filters
-        .iter()
-        .map(|f| Filter::parse(f))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Exit::user(e.to_string()))?;
-    let inference = cwd_in_workspace(cwd, &ws.root)
-        .and_then(|dir| kiln_graph::Inference::new(&ws.packages, &dir));
-    if let Some(inference) = inference {
-        tracing::debug!(?inference, "selection inferred from the current directory");
-        filters = inference
-            .apply(&filters)
-            .map_err(|e| Exit::user(e.to_string()))?;
-    }
-    // As Turborepo: a directory that does not exist is a typo, not an empty selection.
-    for filter in &filters {
-        if let Some(dir) = filter.dir.as_ref().filter(|d| !d.leaves_root()) {
-            let path = ws.root.join(dir.base());
-            if !path.exists() {
-                return Err(Exit::user(format!(
-                    "directory {} in filter `{filter}` does not exist",
-                    path.display()
-                )));
-            }
-        }
-    }
-    let selection =
-        select(&packages, &ws.packages, &filters).map_err(|e| Exit::user(e.to_string()))?;
-    for f in &selection.unmatched {
-        tracing::warn!("filter `{f}` matched no package");
-    }
-    let scope: BTreeSet<PackageName> = selection.packages;
+    let scope: BTreeSet<PackageName> =
+        crate::selection::packages(ws, &packages, cwd, &args.filters)?;
     let tasks: Vec<TaskName> = args
         .tasks
         .iter()
         .map(|t| TaskName::new(t.as_str()))
         .collect();
-    let graph = TaskGraph::build(ws, &tasks, &scope).map_err(|e| Exit::user(e.to_string()))?;
-    kiln_run::check_outputs(ws, &graph).map_err(|e| Exit::user(error_chain(&e)))?;
+    let mut graph = TaskGraph::build(ws, &tasks, &scope)
+        .map_err(|e| Exit::user(crate::suggest::explain(ws, &e)))?;
+    if args.only {
+        graph = graph.only(&tasks, &scope);
+    }
+    graph.pass_args(&tasks, &args.args);
     if !args.affected {
         return Ok(graph);
     }
@@ -448,20 +553,7 @@ mod tests {
         RunArgs {
             tasks: vec!["build".into()],
             filters: filters.iter().map(|f| f.to_string()).collect(),
-            dry_run: None,
-            concurrency: None,
-            continue_on_failure: false,
-            force: false,
-            no_cache: false,
-            hide_cached_logs: false,
-            cache_modes: None,
-            remote_cache: None,
-            resume: false,
-            log_order: crate::cli::LogOrder::Auto,
-            profile: None,
-            memory_limit: None,
-            affected: false,
-            range: Default::default(),
+            ..RunArgs::default()
         }
     }
 
@@ -469,7 +561,7 @@ mod tests {
         match plan(ws, cwd, &build_args(filters)) {
             Ok(graph) => graph.nodes().iter().map(|n| n.id.to_string()).collect(),
             Err(Exit::User(e)) => panic!("{e}"),
-            Err(Exit::Internal(e)) => panic!("{e}"),
+            Err(Exit::Internal(e) | Exit::Usage(e)) => panic!("{e}"),
         }
     }
 

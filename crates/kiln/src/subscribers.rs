@@ -17,17 +17,20 @@ use std::time::Duration;
 
 use kiln_core::{Event, TaskId};
 
-use crate::cli::LogOrder;
-use crate::console::{Console, ConsoleOptions, Grouping, color_enabled};
+use crate::cli::{LogOrder, LogPrefix};
+use crate::console::{Console, ConsoleOptions, Grouping, LogPolicy, color_enabled};
 use crate::profile::Trace;
 
 /// What the run's subscribers need to know before the first event.
 pub(crate) struct SubscriberOptions {
     /// `-v` count: decision lines per task from 1.
     pub(crate) verbose: u8,
-    /// Print the replayed logs of cache hits (not `--hide-cached-logs`).
-    pub(crate) replay_logs: bool,
+    /// How much of each task's output is printed (`--output-logs`, `outputLogs`).
+    pub(crate) logs: LogPolicy,
     pub(crate) log_order: LogOrder,
+    pub(crate) log_prefix: LogPrefix,
+    /// `--ui=stream` (or turbo.json `"ui": "stream"`): no live view.
+    pub(crate) stream_ui: bool,
     /// `--profile FILE`: where the Chrome trace goes.
     pub(crate) profile: Option<PathBuf>,
     /// How many tasks the run has (the live view's `left`).
@@ -51,13 +54,20 @@ pub(crate) struct Subscribers {
 pub(crate) fn start(opts: SubscriberOptions) -> (Sender<Event>, Subscribers) {
     let env = Environment::read();
     let (console_tx, console_rx) = channel();
+    // As Turborepo: `auto` leaves the prefix out on GitHub Actions, whose groups name the task.
+    let prefixed = match opts.log_prefix {
+        LogPrefix::Task => true,
+        LogPrefix::None => false,
+        LogPrefix::Auto => !env.github_actions,
+    };
     let console = Console::start(
         console_rx,
         ConsoleOptions {
             verbose: opts.verbose,
-            replay_logs: opts.replay_logs,
+            logs: opts.logs,
             grouping: grouping(opts.log_order, env.github_actions),
-            live: env.live,
+            prefixed,
+            live: env.live && !opts.stream_ui,
             color: env.color,
             total_tasks: opts.total_tasks,
             concurrency: opts.concurrency,
@@ -210,8 +220,10 @@ mod tests {
         let path = dir.path().join("trace.json");
         let (tx, subscribers) = start(SubscriberOptions {
             verbose: 0,
-            replay_logs: true,
+            logs: LogPolicy::default(),
             log_order: LogOrder::Stream,
+            log_prefix: LogPrefix::Auto,
+            stream_ui: false,
             profile: Some(path.clone()),
             total_tasks: 1,
             estimates: HashMap::new(),
@@ -248,8 +260,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (tx, subscribers) = start(SubscriberOptions {
             verbose: 0,
-            replay_logs: true,
+            logs: LogPolicy::default(),
             log_order: LogOrder::Stream,
+            log_prefix: LogPrefix::Auto,
+            stream_ui: false,
             profile: Some(dir.path().to_path_buf()),
             total_tasks: 0,
             estimates: HashMap::new(),

@@ -33,7 +33,7 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
             id.package, id.task
         )));
     }
-    let (plan, _) = hash_plan(&ws, &graph)?;
+    let (plan, _) = hash_plan(&ws, &graph, &kiln_hash::process_env())?;
     let state = BuildState::new(&ws.root.join(".kiln/state"));
     let explainer = Explainer::new(&state, plan.tasks.iter().map(|t| &t.manifest), &plan.global);
     let explanation = explainer

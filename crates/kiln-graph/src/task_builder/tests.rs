@@ -338,6 +338,43 @@ fn depending_on_a_persistent_task_is_an_error() {
 }
 
 #[test]
+fn with_adds_siblings_without_edges() {
+    // As turbo 2.11: `dev` with `watch` beside it, and `api#serve` from outside the scope.
+    let ws = workspace(
+        &["web -> lib | dev watch", "lib | dev watch", "api | serve"],
+        &[
+            "dev -> ^dev (with:watch) (with:api#serve)",
+            "watch",
+            "serve",
+        ],
+    );
+    let graph = build(&ws, &["dev"], Some(&["web"])).unwrap();
+    assert_eq!(
+        nodes(&graph),
+        ["api#serve", "lib#dev", "lib#watch", "web#dev", "web#watch"]
+    );
+    assert_eq!(edges(&graph), ["web#dev -> lib#dev"]);
+}
+
+#[test]
+fn only_keeps_the_requested_tasks() {
+    let ws = workspace(
+        &["web -> ui | build lint", "ui | build lint"],
+        &["build -> ^build", "lint -> build"],
+    );
+    let tasks = [TaskName::from("build"), TaskName::from("lint")];
+    let web: BTreeSet<PackageName> = [PackageName::from("web")].into();
+    let graph = build(&ws, &["build", "lint"], Some(&["web"])).unwrap();
+    let only = graph.only(&tasks, &web);
+    assert_eq!(nodes(&only), ["web#build", "web#lint"]);
+    assert_eq!(edges(&only), ["web#lint -> web#build"]);
+    let all: BTreeSet<PackageName> = ws.packages.iter().map(|p| p.name.clone()).collect();
+    let graph = build(&ws, &["build"], None).unwrap();
+    let only = graph.only(&tasks[..1], &all);
+    assert_eq!(edges(&only), ["web#build -> ui#build"]);
+}
+
+#[test]
 fn invalid_depends_on_entries_name_the_task() {
     for spec in ["^", "^a#build", "#build"] {
         let ws = chain(&[&format!("build -> {spec}")]);

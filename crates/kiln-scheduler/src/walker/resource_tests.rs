@@ -69,7 +69,7 @@ fn locked(priority: u64, locks: &[usize]) -> NodeSpec {
 fn budget(slots: usize, memory: Option<u64>) -> WalkOptions {
     WalkOptions {
         concurrency: Budget::with_memory(slots, memory),
-        continue_on_failure: false,
+        on_failure: OnFailure::Stop,
     }
 }
 
@@ -504,7 +504,7 @@ fn continue_on_failure_frees_the_lock_and_budget_of_a_failed_node() {
         ),
     ]);
     let opts = WalkOptions {
-        continue_on_failure: true,
+        on_failure: OnFailure::SkipDependents,
         ..budget(2, None)
     };
     let states = graph.walk(&opts, &CancelToken::new(), |name| match name {

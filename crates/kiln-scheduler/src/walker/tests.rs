@@ -299,7 +299,7 @@ fn continue_on_failure_skips_exactly_the_dependents_and_names_the_cause() {
         "x" => [], "y" => ["x", "c"], "z" => [],
     ];
     let opts = WalkOptions {
-        continue_on_failure: true,
+        on_failure: OnFailure::SkipDependents,
         ..WalkOptions::new(4)
     };
     let states = spec.walk(&opts, &CancelToken::new(), |name| match name {
@@ -322,10 +322,33 @@ fn continue_on_failure_skips_exactly_the_dependents_and_names_the_cause() {
 }
 
 #[test]
+fn running_dependents_of_a_failure_runs_every_node() {
+    let spec = dag!["a" => [], "b" => ["a"], "c" => ["b"], "z" => []];
+    let opts = WalkOptions {
+        on_failure: OnFailure::RunDependents,
+        ..WalkOptions::new(2)
+    };
+    let states = spec.walk(&opts, &CancelToken::new(), |name| match name {
+        "a" => NodeResult::Failure,
+        _ => NodeResult::Success,
+    });
+    use NodeState::*;
+    assert_eq!(
+        states,
+        [
+            ("a", Failed),
+            ("b", Succeeded),
+            ("c", Succeeded),
+            ("z", Succeeded)
+        ]
+    );
+}
+
+#[test]
 fn a_panicking_node_is_a_failure_and_does_not_hang_the_walk() {
     let spec = dag!["a" => [], "boom" => ["a"], "after" => ["boom"], "other" => []];
     let opts = WalkOptions {
-        continue_on_failure: true,
+        on_failure: OnFailure::SkipDependents,
         ..WalkOptions::new(2)
     };
     let states = spec.walk(&opts, &CancelToken::new(), |name| {

@@ -159,7 +159,8 @@ fn kiln_member_depending_on_an_unknown_package_is_an_error() {
 }
 
 #[test]
-fn nested_globs_skip_node_modules_and_hidden_directories() {
+fn nested_globs_skip_node_modules_but_not_hidden_directories() {
+    // As `turbo ls` 2.11: `**` (and `*`) match `.cache`, never `node_modules`.
     let dir = repo(&[
         ("package.json", r#"{"workspaces": ["apps/**", "tools/x"]}"#),
         ("apps/web/package.json", &pkg("web")),
@@ -169,7 +170,10 @@ fn nested_globs_skip_node_modules_and_hidden_directories() {
         ("tools/x/package.json", &pkg("x")),
         ("tools/y/package.json", &pkg("y")),
     ]);
-    assert_eq!(names(&discover(dir.path())), ["//", "admin", "web", "x"]);
+    assert_eq!(
+        names(&discover(dir.path())),
+        ["//", "admin", "cached", "web", "x"]
+    );
 }
 
 #[test]
@@ -261,21 +265,40 @@ fn exclusions_match_the_manifest_path_too() {
 }
 
 #[test]
-fn nothing_under_a_matched_package_is_a_package() {
+fn packages_inside_packages_are_packages() {
+    // Turborepo 2.11 lists every directory its globs match, nested or not: an inner package
+    // listed on its own, and everything `**` finds under another package.
     let dir = repo(&[
         (
             "package.json",
-            r#"{"workspaces": ["packages/**", "apps/*", "apps/*/e2e"]}"#,
+            r#"{"workspaces": ["packages/**", "apps/*", "apps/web/inner"]}"#,
         ),
         ("packages/a/package.json", &pkg("a")),
-        // A bundler's output and a test fixture, both named like their package.
-        ("packages/a/dist/package.json", &pkg("a")),
         ("packages/a/test/fixtures/x/package.json", &pkg("fixture")),
         ("packages/group/b/package.json", &pkg("b")),
         ("apps/web/package.json", &pkg("web")),
+        ("apps/web/inner/package.json", &pkg("web-inner")),
+        // Matched by no glob: `apps/*` is one level.
         ("apps/web/e2e/package.json", &pkg("web-e2e")),
     ]);
-    assert_eq!(names(&discover(dir.path())), ["//", "a", "b", "web"]);
+    assert_eq!(
+        names(&discover(dir.path())),
+        ["//", "a", "b", "fixture", "web", "web-inner"]
+    );
+}
+
+#[test]
+fn a_bundle_named_like_its_package_is_a_duplicate_name() {
+    // `turbo` refuses this repository too ("Failed to add workspace `a` ... already exists").
+    let dir = repo(&[
+        ("package.json", r#"{"workspaces": ["packages/**"]}"#),
+        ("packages/a/package.json", &pkg("a")),
+        ("packages/a/dist/package.json", &pkg("a")),
+    ]);
+    assert_eq!(
+        error(dir.path()),
+        "two packages are named `a`: packages/a/package.json and packages/a/dist/package.json"
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 use super::*;
 use crate::turbo_json::parse_root;
-use crate::{ConfigSource, Pipeline, TaskDefinition};
+use crate::{ConfigSource, EnvMode, OutputLogs, Pipeline, TaskDefinition};
 
 fn root(text: &str) -> Pipeline {
     parse_root(Path::new("turbo.json"), text).unwrap_or_else(|e| panic!("{e}"))
@@ -50,6 +50,51 @@ fn turbo_2_tasks_and_globals() {
     assert_eq!((dev.cache, dev.persistent), (Some(false), Some(true)));
     assert_eq!(p.tasks["web#build"].pass_through_env, list(&["SECRET"]));
     assert_eq!(p.tasks["//#lint"], TaskDefinition::default());
+    assert_eq!(build.output_logs, Some(OutputLogs::NewOnly));
+    assert_eq!(build.with, list(&["watch"]));
+    assert_eq!(p.ui.as_deref(), Some("tui"));
+    assert_eq!(p.remote_cache_enabled, Some(false));
+}
+
+#[test]
+fn settings_kiln_acts_on_are_read_and_the_others_listed_with_their_line() {
+    let p = root(
+        r#"{
+  "envMode": "loose",
+  "concurrency": "50%",
+  "cacheDir": ".cache/turbo",
+  "daemon": false,
+  "boundaries": {"tags": {}},
+  "remoteCache": {"signature": true},
+  "tasks": {
+    "build": {"envMode": "strict", "tags": ["x"]},
+    "dev": {"interactive": true, "persistent": true, "cache": false}
+  }
+}"#,
+    );
+    assert_eq!(p.env_mode, Some(EnvMode::Loose));
+    assert_eq!(p.concurrency.as_deref(), Some("50%"));
+    assert_eq!(p.cache_dir.as_deref(), Some(".cache/turbo"));
+    assert_eq!(p.tasks["build"].env_mode, Some(EnvMode::Strict));
+    let ignored: Vec<(String, usize)> = p
+        .ignored_keys
+        .iter()
+        .map(|k| (k.key.clone(), k.line))
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            ("boundaries".to_string(), 6),
+            ("remoteCache.signature".to_string(), 7),
+            ("tasks.build.tags".to_string(), 9),
+            ("tasks.dev.interactive".to_string(), 10),
+        ]
+    );
+    assert!(root_error(r#"{"envMode": "infer"}"#).contains("`envMode` is `strict` or `loose`"));
+    assert!(
+        root_error(r#"{"tasks": {"b": {"outputLogs": "some"}}}"#)
+            .contains("turbo.json:1:32: `outputLogs` is one of")
+    );
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub(crate) fn hit_rate(runs_dir: &Path) -> HitRate {
                     rate.saved_ms += u64::try_from(task.saved.as_millis()).unwrap_or(u64::MAX);
                 }
                 CacheStatus::Miss => rate.misses += 1,
-                CacheStatus::Disabled | CacheStatus::Resumed => {}
+                CacheStatus::Disabled | CacheStatus::Resumed | CacheStatus::NothingToRun => {}
             }
         }
     }

@@ -155,6 +155,8 @@ mod tests {
             id: web,
             key: String::new(),
             reason: String::new(),
+            bypassed: false,
+            hidden_env: vec![],
         });
         p.observe(&Event::TaskStarted {
             id: TaskId::parse("ui#test").unwrap(),

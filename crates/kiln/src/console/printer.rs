@@ -7,10 +7,18 @@
 //! folds per task, except a failed task's, which stays open where the reader looks first.
 //! Lines about a task's end (a failure, the `-v` decision) come after its block, on stderr;
 //! warnings are printed when they come, in every order.
+//!
+//! How much of each task is printed is its [`OutputLogs`] (Turborepo's `outputLogs`):
+//! `full` (its hash line and all output, replayed on a hit), `new-only` (a hit prints only
+//! its hash line), `hash-only` (only hash lines), `errors-only` (nothing, unless it fails:
+//! then all of it at once), `none`. The hash lines read as Turborepo's: `cache hit,
+//! replaying logs <hash>`, `cache miss, executing <hash>`, `cache bypass, force executing
+//! <hash>` (`--force`, `cache: false`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use kiln_core::{CacheSource, CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
+use kiln_workspace::OutputLogs;
 
 use super::fmt_duration;
 
@@ -32,25 +40,57 @@ pub(crate) enum Grouping {
     GitHub,
 }
 
+/// How much of each task's output is printed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LogPolicy {
+    /// For tasks missing from `tasks`.
+    pub(crate) default: OutputLogs,
+    /// Each task's own `outputLogs`.
+    pub(crate) tasks: HashMap<TaskId, OutputLogs>,
+}
+
+impl LogPolicy {
+    /// Every task the same way.
+    pub(crate) fn all(mode: OutputLogs) -> Self {
+        LogPolicy {
+            default: mode,
+            tasks: HashMap::new(),
+        }
+    }
+
+    fn of(&self, id: &TaskId) -> OutputLogs {
+        self.tasks.get(id).copied().unwrap_or(self.default)
+    }
+}
+
 const PALETTE: [&str; 6] = ["36", "35", "32", "33", "34", "31"];
 
 pub(crate) struct Printer {
     verbose: u8,
-    replay_logs: bool,
     color: bool,
     grouping: Grouping,
+    /// Prefix task lines with `pkg:task:` (`--log-prefix`).
+    prefixed: bool,
+    logs: LogPolicy,
     prefixes: HashMap<TaskId, String>,
-    /// Grouped orders: the lines of each task that has not ended yet.
+    /// Grouped orders and `errors-only` tasks: the lines of each task that has not ended.
     blocks: BTreeMap<TaskId, Vec<Line>>,
 }
 
 impl Printer {
-    pub(crate) fn new(verbose: u8, replay_logs: bool, color: bool, grouping: Grouping) -> Self {
+    pub(crate) fn new(
+        verbose: u8,
+        color: bool,
+        grouping: Grouping,
+        prefixed: bool,
+        logs: LogPolicy,
+    ) -> Self {
         Printer {
             verbose,
-            replay_logs,
             color,
             grouping,
+            prefixed,
+            logs,
             prefixes: HashMap::new(),
             blocks: BTreeMap::new(),
         }
@@ -59,36 +99,56 @@ impl Printer {
     /// Appends to `out` what `event` prints now (nothing, in grouped order, until the task
     /// ends).
     pub(crate) fn handle(&mut self, event: Event, out: &mut Vec<Line>) {
-        let (id, line) = match event {
+        let (id, text) = match event {
             Event::TaskStarted { .. }
             | Event::Phase { .. }
             | Event::Stage { .. }
             | Event::Resources(_) => return,
             Event::CacheHit { id, key, source } => {
                 let source = match source {
-                    CacheSource::Local => "local",
-                    CacheSource::Remote => "remote",
+                    CacheSource::Local => "",
+                    CacheSource::Remote => " (remote)",
                 };
-                let what = if self.replay_logs {
-                    ", replaying logs"
-                } else {
-                    ""
+                let text = match self.logs.of(&id) {
+                    OutputLogs::Full => {
+                        format!("cache hit{source}, replaying logs {}", short(&key))
+                    }
+                    OutputLogs::NewOnly | OutputLogs::HashOnly => {
+                        format!("cache hit{source}, suppressing logs {}", short(&key))
+                    }
+                    OutputLogs::ErrorsOnly | OutputLogs::None => return,
                 };
-                let p = self.prefix(&id);
-                let line = Line::Out(format!("{p} cache hit ({source}){what} {}", short(&key)));
-                (id, line)
+                (id, text)
             }
-            Event::Executing { id, key, .. } => {
-                let p = self.prefix(&id);
-                let line = Line::Out(format!("{p} cache miss, executing {}", short(&key)));
-                (id, line)
-            }
-            Event::TaskOutput { id, line, replayed } => {
-                if replayed && !self.replay_logs {
+            Event::Executing {
+                id,
+                key,
+                bypassed,
+                hidden_env,
+                ..
+            } => {
+                if self.verbose >= 1 && !hidden_env.is_empty() {
+                    out.push(Line::Err(hidden_line(&id, &hidden_env)));
+                }
+                if self.logs.of(&id) == OutputLogs::None {
                     return;
                 }
-                let p = self.prefix(&id);
-                let line = Line::Out(format!("{p} {line}"));
+                let text = if bypassed {
+                    format!("cache bypass, force executing {}", short(&key))
+                } else {
+                    format!("cache miss, executing {}", short(&key))
+                };
+                (id, text)
+            }
+            Event::TaskOutput { id, line, replayed } => {
+                let shown = match self.logs.of(&id) {
+                    OutputLogs::Full => true,
+                    OutputLogs::NewOnly | OutputLogs::ErrorsOnly => !replayed,
+                    OutputLogs::HashOnly | OutputLogs::None => false,
+                };
+                if !shown {
+                    return;
+                }
                 (id, line)
             }
             Event::TaskWarning { id, message } => {
@@ -102,9 +162,11 @@ impl Printer {
                 return;
             }
         };
+        let line = Line::Out(self.prefixed_line(&id, &text));
+        let held = self.logs.of(&id) == OutputLogs::ErrorsOnly;
         match self.grouping {
-            Grouping::Stream => out.push(line),
-            Grouping::Grouped | Grouping::GitHub => self.blocks.entry(id).or_default().push(line),
+            Grouping::Stream if !held => out.push(line),
+            _ => self.blocks.entry(id).or_default().push(line),
         }
     }
 
@@ -117,9 +179,12 @@ impl Printer {
     }
 
     fn finished(&mut self, report: &TaskReport, out: &mut Vec<Line>) {
+        let failed = matches!(report.outcome, TaskOutcome::Failed { .. });
         if let Some(lines) = self.blocks.remove(&report.id) {
-            let failed = matches!(report.outcome, TaskOutcome::Failed { .. });
-            self.block(&report.id, &status(report), !failed, lines, out);
+            // `errors-only` keeps a task's output unless it failed.
+            if failed || self.logs.of(&report.id) != OutputLogs::ErrorsOnly {
+                self.block(&report.id, &status(report), !failed, lines, out);
+            }
         }
         match &report.outcome {
             TaskOutcome::Failed { code } => out.push(Line::Err(format!(
@@ -152,21 +217,37 @@ impl Printer {
         }
     }
 
-    fn prefix(&mut self, id: &TaskId) -> String {
+    fn prefixed_line(&mut self, id: &TaskId, text: &str) -> String {
+        if !self.prefixed {
+            return text.to_string();
+        }
         let color = self.color;
         let n = self.prefixes.len();
-        self.prefixes
-            .entry(id.clone())
-            .or_insert_with(|| {
-                let plain = format!("{}:{}:", id.package, id.task);
-                if color {
-                    format!("\x1b[{}m{plain}\x1b[0m", PALETTE[n % PALETTE.len()])
-                } else {
-                    plain
-                }
-            })
-            .clone()
+        let prefix = self.prefixes.entry(id.clone()).or_insert_with(|| {
+            let plain = format!("{}:{}:", id.package, id.task);
+            if color {
+                format!("\x1b[{}m{plain}\x1b[0m", PALETTE[n % PALETTE.len()])
+            } else {
+                plain
+            }
+        });
+        format!("{prefix} {text}")
     }
+}
+
+/// `-v`: which variables strict env mode kept from a task, by name.
+fn hidden_line(id: &TaskId, hidden: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut names = hidden[..hidden.len().min(SHOWN)].join(", ");
+    if hidden.len() > SHOWN {
+        names.push_str(&format!(", … ({} more)", hidden.len() - SHOWN));
+    }
+    format!(
+        "kiln: {id} does not see {} variable{} (strict env mode; declare them in `env` or \
+         `passThroughEnv`): {names}",
+        hidden.len(),
+        if hidden.len() == 1 { "" } else { "s" }
+    )
 }
 
 /// How a task ended, as a group title says it: `cache hit`, `ran in 1.20s`, `failed`.
@@ -201,6 +282,7 @@ fn decision(report: &TaskReport) -> String {
             "done: succeeded in the run being resumed".into()
         }
         (TaskOutcome::Succeeded, _) if report.reason.is_none() => "nothing to run".into(),
+        (TaskOutcome::Succeeded, CacheStatus::NothingToRun) => "nothing to run".into(),
         (TaskOutcome::Succeeded, CacheStatus::Disabled) => format!("ran: {why}"),
         (TaskOutcome::Succeeded, _) => format!("miss: {why}"),
     }
@@ -225,6 +307,8 @@ mod tests {
             id: id(task),
             key: "0123456789abcdef0123".into(),
             reason: "never run before".into(),
+            bypassed: false,
+            hidden_env: vec![],
         }
     }
 
@@ -246,6 +330,7 @@ mod tests {
             saved: Duration::ZERO,
             reason: Some("never run before".into()),
             resources: None,
+            started_unix_ms: None,
         })
     }
 
@@ -265,7 +350,16 @@ mod tests {
     }
 
     fn print(grouping: Grouping, events: Vec<Event>) -> Vec<Line> {
-        let mut printer = Printer::new(0, true, false, grouping);
+        print_with(grouping, true, OutputLogs::Full, events)
+    }
+
+    fn print_with(
+        grouping: Grouping,
+        prefixed: bool,
+        logs: OutputLogs,
+        events: Vec<Event>,
+    ) -> Vec<Line> {
+        let mut printer = Printer::new(0, false, grouping, prefixed, LogPolicy::all(logs));
         let mut out = Vec::new();
         for e in events {
             printer.handle(e, &mut out);
@@ -341,7 +435,7 @@ mod tests {
                 out("a:build: a3"),
                 out("::endgroup::"),
                 out("::group::c:build (cache hit)"),
-                out("c:build: cache hit (local), replaying logs fedcba9876543210"),
+                out("c:build: cache hit, replaying logs fedcba9876543210"),
                 out("::endgroup::"),
             ]
         );
@@ -391,7 +485,7 @@ mod tests {
                 message: "waiting for lock `db`".into(),
             },
         ];
-        let mut printer = Printer::new(0, true, false, Grouping::Grouped);
+        let mut printer = Printer::new(0, false, Grouping::Grouped, true, LogPolicy::default());
         let mut out = Vec::new();
         for e in events {
             printer.handle(e, &mut out);
@@ -412,5 +506,84 @@ mod tests {
             CacheStatus::Miss,
         )];
         assert!(print(Grouping::GitHub, events).is_empty());
+    }
+
+    fn hit(task: &str) -> Vec<Event> {
+        vec![
+            Event::CacheHit {
+                id: id(task),
+                key: "fedcba9876543210ff".into(),
+                source: CacheSource::Local,
+            },
+            Event::TaskOutput {
+                id: id(task),
+                line: "old".into(),
+                replayed: true,
+            },
+            finished(
+                task,
+                TaskOutcome::Succeeded,
+                CacheStatus::Hit(CacheSource::Local),
+            ),
+        ]
+    }
+
+    #[test]
+    fn output_logs_modes_print_what_turbo_prints() {
+        let mut events = hit("c#build");
+        events.extend(interleaved(TaskOutcome::Failed { code: 2 }));
+        let shown = |logs| -> Vec<Line> {
+            print_with(Grouping::Stream, true, logs, events.clone())
+                .into_iter()
+                .filter(|l| matches!(l, Line::Out(_)))
+                .collect()
+        };
+        let full = shown(OutputLogs::Full);
+        assert_eq!(
+            full[..2],
+            [
+                out("c:build: cache hit, replaying logs fedcba9876543210"),
+                out("c:build: old")
+            ]
+        );
+        let new_only = shown(OutputLogs::NewOnly);
+        assert_eq!(
+            new_only[0],
+            out("c:build: cache hit, suppressing logs fedcba9876543210")
+        );
+        assert_eq!(new_only.len(), 1 + 7, "{new_only:?}");
+        let hash_only = shown(OutputLogs::HashOnly);
+        assert_eq!(hash_only.len(), 3, "{hash_only:?}");
+        // errors-only: the failed task, hash line and output, nothing else.
+        assert_eq!(
+            shown(OutputLogs::ErrorsOnly),
+            [
+                out("b:build: cache miss, executing 0123456789abcdef"),
+                out("b:build: b1"),
+                out("b:build: b2"),
+            ]
+        );
+        assert!(shown(OutputLogs::None).is_empty());
+    }
+
+    #[test]
+    fn without_prefixes_lines_are_bare_and_forced_runs_say_bypass() {
+        let mut forced = executing("a#build");
+        if let Event::Executing { bypassed, .. } = &mut forced {
+            *bypassed = true;
+        }
+        let lines = print_with(
+            Grouping::Stream,
+            false,
+            OutputLogs::Full,
+            vec![forced, output("a#build", "a1")],
+        );
+        assert_eq!(
+            lines,
+            [
+                out("cache bypass, force executing 0123456789abcdef"),
+                out("a1")
+            ]
+        );
     }
 }

@@ -179,6 +179,7 @@ mod tests {
             saved: Duration::ZERO,
             reason: None,
             resources: None,
+            started_unix_ms: None,
         })
     }
 

@@ -8,9 +8,17 @@ use kiln_core::{CacheStatus, TaskOutcome, TaskReport};
 
 use super::fmt_duration;
 
-/// The end-of-run summary: counts, failures, skips, wall time and time saved.
+/// The end-of-run summary: counts, failures, skips, wall time and time saved. Counted as
+/// Turborepo counts: a package without the script is no task (its node only keeps the
+/// order), and the total is what ran or came from the cache; skipped and unstarted tasks
+/// are named beside it.
 pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted: bool) {
-    let total = reports.len();
+    let reports: Vec<TaskReport> = reports
+        .iter()
+        .filter(|r| r.cache != CacheStatus::NothingToRun)
+        .cloned()
+        .collect();
+    let reports = reports.as_slice();
     let cached = reports
         .iter()
         .filter(|r| matches!(r.cache, CacheStatus::Hit(_)) && r.outcome == TaskOutcome::Succeeded)
@@ -36,6 +44,7 @@ pub(crate) fn print_summary(reports: &[TaskReport], wall: Duration, interrupted:
         .filter(|r| r.outcome == TaskOutcome::Cancelled)
         .count();
     let ran = succeeded - cached - resumed;
+    let total = succeeded + failed.len();
     let saved: Duration = reports.iter().map(|r| r.saved).sum();
 
     let mut out = std::io::stdout().lock();
@@ -151,6 +160,7 @@ mod tests {
             saved: Duration::ZERO,
             reason: Some(reason.into()),
             resources: None,
+            started_unix_ms: None,
         }
     }
 

@@ -22,6 +22,7 @@ fn report(task: &str, outcome: TaskOutcome, cache: CacheStatus, took: u64) -> Ev
         saved: Duration::ZERO,
         reason: (cache == CacheStatus::Miss).then(|| "never run before".to_string()),
         resources: None,
+        started_unix_ms: None,
     })
 }
 

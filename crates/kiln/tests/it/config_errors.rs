@@ -97,7 +97,8 @@ fn no_workspace_root_is_a_clear_error() {
 }
 
 #[test]
-fn overlapping_outputs_of_two_tasks_are_refused_before_anything_runs() {
+fn overlapping_outputs_of_two_tasks_are_one_warning_and_both_run() {
+    // Turborepo runs such tasks; kiln does too, one after the other (see turbo_repos.rs).
     let repo = npm_repo(
         r#"{ "tasks": { "build": { "outputs": ["dist/**"] }, "types": { "outputs": ["dist/types/**"] } } }"#,
     );
@@ -105,23 +106,18 @@ fn overlapping_outputs_of_two_tasks_are_refused_before_anything_runs() {
         "pkgs/a/package.json",
         r#"{ "name": "a", "scripts": { "build": "echo a > ran-a", "types": "echo t > ran-t" } }"#,
     );
-    let out = repo.run(&["run", "build", "types"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = repo.run_ok(&["run", "build", "types"]);
     let err = stderr(&out);
-    // miette wraps long messages at the terminal width: compare the words.
-    let words: Vec<&str> = err.split_whitespace().filter(|w| *w != "│").collect();
-    let flat = words.join(" ");
-    assert!(
-        flat.contains("`a#build` and `a#types` declare overlapping outputs (`dist/**` and `dist/"),
+    assert_eq!(
+        err.matches("declare overlapping outputs").count(),
+        1,
         "{err}"
     );
-    assert!(!repo.path("pkgs/a/ran-a").exists(), "nothing ran");
-    // Excluding the other's directory makes the plan valid.
-    repo.write(
-        "turbo.json",
-        r#"{ "tasks": { "build": { "outputs": ["dist/**", "!dist/types/**"] }, "types": { "outputs": ["dist/types/**"] } } }"#,
+    assert!(
+        err.contains("`a#build` and `a#types` declare overlapping outputs (`dist/**` and `dist/"),
+        "{err}"
     );
-    repo.run_ok(&["run", "build", "types"]);
+    assert!(repo.path("pkgs/a/ran-a").exists() && repo.path("pkgs/a/ran-t").exists());
 }
 
 #[test]

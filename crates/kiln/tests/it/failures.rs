@@ -1,4 +1,5 @@
-//! Fail-fast by default, `--continue` on request; the failed task's exit code is kiln's.
+//! Fail-fast by default, `--continue[=MODE]` on request (Turborepo 2.11's modes: a bare
+//! `--continue` is `always`); the highest exit code of the failed tasks is kiln's.
 
 use crate::support::{Repo, stderr, stdout};
 
@@ -63,7 +64,13 @@ fn fail_fast_starts_nothing_after_the_failure_and_exits_with_its_code() {
 #[test]
 fn continue_runs_everything_that_does_not_depend_on_the_failure() {
     let repo = failing_repo();
-    let out = repo.run(&["run", "build", "--continue", "--concurrency", "2"]);
+    let out = repo.run(&[
+        "run",
+        "build",
+        "--continue=dependencies-successful",
+        "--concurrency",
+        "2",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(ran(&repo), ["a", "b", "d"]);
     let all = format!("{}{}", stdout(&out), stderr(&out));
@@ -71,6 +78,30 @@ fn continue_runs_everything_that_does_not_depend_on_the_failure() {
         all.contains("c#build") && all.contains("skipped"),
         "skips are reported:\n{all}"
     );
+}
+
+#[test]
+fn a_bare_continue_runs_even_the_dependents_of_the_failure_as_turbo_does() {
+    let repo = failing_repo();
+    let out = repo.run(&["run", "build", "--continue", "--concurrency", "2"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(ran(&repo), ["a", "b", "c", "d", "e"]);
+    std::fs::remove_dir_all(repo.path("ran")).unwrap();
+    let out = repo.run(&["run", "build", "--continue=never", "--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(ran(&repo), ["a"]);
+}
+
+#[test]
+fn with_several_failures_the_exit_code_is_the_highest() {
+    let repo = failing_repo();
+    repo.write(
+        "pkgs/b/package.json",
+        r#"{ "name": "b", "scripts": { "build": "exit 5" } }"#,
+    );
+    repo.commit("b fails too");
+    let out = repo.run(&["run", "build", "--continue"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn fixture() -> Repo {
         repo.write(
             &format!("{dir}/package.json"),
             &format!(
-                r#"{{ "name": "{name}", "scripts": {{ "build": "echo {name} >> $INIT_CWD/ran.log" }}, "dependencies": {{ {} }} }}"#,
+                r#"{{ "name": "{name}", "scripts": {{ "build": "echo {name} >> ../../ran.log" }}, "dependencies": {{ {} }} }}"#,
                 deps.join(", ")
             ),
         );

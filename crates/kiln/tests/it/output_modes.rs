@@ -107,8 +107,20 @@ fn grouped_order_prints_each_task_as_one_block_even_when_they_overlap() {
 fn on_github_actions_each_task_is_a_collapsible_group() {
     let repo = overlapping_repo();
     let github = [("GITHUB_ACTIONS", "true")];
-    // `auto`, the default, groups on GitHub Actions.
-    let out = run(&repo, &["run", "build", "--concurrency", "2"], &github);
+    // `auto`, the default, groups on GitHub Actions; the groups name the task, so `auto`
+    // prefixes go, as in Turborepo (`task` keeps them).
+    let bare = run(
+        &repo,
+        &["run", "build", "--concurrency", "2", "--force"],
+        &github,
+    );
+    assert!(stdout(&bare).contains("\na-1\n"), "{}", stdout(&bare));
+    let _ = std::fs::remove_dir_all(repo.path(".kiln"));
+    let out = run(
+        &repo,
+        &["run", "build", "--concurrency", "2", "--log-prefix=task"],
+        &github,
+    );
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     for pkg in ["a", "b"] {
@@ -124,7 +136,7 @@ fn on_github_actions_each_task_is_a_collapsible_group() {
     assert_eq!(text.matches("::endgroup::").count(), 2, "{text}");
 
     // Replayed from the cache: still one group each, titled so.
-    let out = run(&repo, &["run", "build"], &github);
+    let out = run(&repo, &["run", "build", "--log-prefix=task"], &github);
     let text = stdout(&out);
     for pkg in ["a", "b"] {
         assert!(
@@ -156,7 +168,7 @@ fn a_failed_task_is_left_unfolded_on_github_actions_with_its_error_after_it() {
     repo.commit("fixture");
     let out = repo
         .kiln()
-        .args(["run", "build"])
+        .args(["run", "build", "--log-prefix=task"])
         .env("GITHUB_ACTIONS", "true")
         .env_remove("KILN_LIVE")
         .output()

@@ -216,7 +216,12 @@ fn only_artifacts_signed_with_the_key_are_used(kind: Kind) {
     let unsigned = Repo::generated(3, &[]);
     assert!(build(&unsigned, &remote.url(), &[]).status.success());
     let reader = second_clone(&unsigned);
-    let out = build_env(&reader, &remote.url(), &["--cache", "remote:r"], &key_a);
+    let out = build_env(
+        &reader,
+        &remote.url(),
+        &["--cache", "local:rw,remote:r"],
+        &key_a,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(reader.take_exec_log().len(), 3, "unsigned: all rebuilt");
     assert_eq!(warnings(&out).len(), 1, "{}", stderr(&out));
@@ -229,7 +234,12 @@ fn only_artifacts_signed_with_the_key_are_used(kind: Kind) {
             .success()
     );
     let other = second_clone(&signed);
-    let out = build_env(&other, &remote.url(), &["--cache", "remote:r"], &key_b);
+    let out = build_env(
+        &other,
+        &remote.url(),
+        &["--cache", "local:rw,remote:r"],
+        &key_b,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(other.take_exec_log().len(), 4, "wrong key: all rebuilt");
     let same = second_clone(&signed);

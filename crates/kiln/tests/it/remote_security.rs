@@ -96,7 +96,7 @@ fn crafted_artifacts_never_escape_the_package(kind: Kind) {
     let before: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
     assert!(before.is_empty());
 
-    let out = build(&repo, &remote.url(), &["--cache", "remote:r"]);
+    let out = build(&repo, &remote.url(), &["--cache", "local:rw,remote:r"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(repo.take_exec_log().len(), 6, "every poisoned task ran");
     let err = stderr(&out);

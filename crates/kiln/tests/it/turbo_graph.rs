@@ -8,7 +8,7 @@ use crate::support::{Repo, turbo_bin};
 
 type Graph = BTreeMap<String, Vec<String>>;
 
-fn graph_of(json: &serde_json::Value) -> Graph {
+pub(crate) fn graph_of(json: &serde_json::Value) -> Graph {
     json["tasks"]
         .as_array()
         .expect("tasks array")
@@ -29,16 +29,23 @@ fn graph_of(json: &serde_json::Value) -> Graph {
         .collect()
 }
 
-fn turbo_graph(repo: &Repo, args: &[&str]) -> Graph {
-    let out = std::process::Command::new(turbo_bin())
-        .args(["run"])
-        .args(args)
-        .arg("--dry=json")
-        .current_dir(&repo.root)
+/// The real `turbo` in `repo`, with telemetry and update checks off.
+pub(crate) fn turbo(repo: &Repo) -> std::process::Command {
+    let mut cmd = std::process::Command::new(turbo_bin());
+    cmd.current_dir(&repo.root)
         .env("TURBO_TELEMETRY_DISABLED", "1")
         .env("TURBO_NO_UPDATE_NOTIFIER", "1")
         .env("DO_NOT_TRACK", "1")
-        .env_remove("CI")
+        .env_remove("CI");
+    cmd
+}
+
+/// `turbo run <args> --dry=json`, parsed.
+pub(crate) fn turbo_dry(repo: &Repo, args: &[&str]) -> serde_json::Value {
+    let out = turbo(repo)
+        .args(["run"])
+        .args(args)
+        .arg("--dry=json")
         .output()
         .unwrap();
     assert!(
@@ -46,18 +53,27 @@ fn turbo_graph(repo: &Repo, args: &[&str]) -> Graph {
         "turbo {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    graph_of(&serde_json::from_slice(&out.stdout).expect("turbo prints JSON"))
+    serde_json::from_slice(&out.stdout).expect("turbo prints JSON")
 }
 
-fn kiln_graph(repo: &Repo, args: &[&str]) -> Graph {
+/// `kiln run <args> --dry-run=json`, parsed.
+pub(crate) fn kiln_dry(repo: &Repo, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
     all.push("--dry-run=json");
     let out = repo.run_ok(&all);
-    graph_of(&serde_json::from_slice(&out.stdout).expect("kiln prints JSON"))
+    serde_json::from_slice(&out.stdout).expect("kiln prints JSON")
 }
 
-fn assert_same_graph(repo: &Repo, args: &[&str]) {
+fn turbo_graph(repo: &Repo, args: &[&str]) -> Graph {
+    graph_of(&turbo_dry(repo, args))
+}
+
+fn kiln_graph(repo: &Repo, args: &[&str]) -> Graph {
+    graph_of(&kiln_dry(repo, args))
+}
+
+pub(crate) fn assert_same_graph(repo: &Repo, args: &[&str]) {
     let turbo = turbo_graph(repo, args);
     let kiln = kiln_graph(repo, args);
     assert!(!turbo.is_empty());
