@@ -5,6 +5,7 @@
 #   bench/compare.sh                       # sizes 50 500 2000, results in bench/results/
 #   bench/compare.sh --sizes "50 500" --runs 5
 #   bench/compare.sh --sizes 2000 --scenarios "warm dry"    # only some scenarios
+#   bench/compare.sh --sizes 2000 --scenarios envmode       # kiln strict vs loose env mode
 #
 # Needs: hyperfine, python3, node, npm, git, /usr/bin/time; builds kiln in release mode and
 # installs turbo into tools/turbo if missing.
@@ -69,10 +70,25 @@ for n in $sizes; do
     case " $scenarios " in *" $1 "*) ;; *) return 0 ;; esac
     hyperfine --style basic --export-json "$results/$1-$n.json" "${@:2}"
   }
-  # warm, edit and dry need a built tree and a filled cache.
+  # warm, edit, dry, hash and rss need a built tree and a filled cache.
   case " $scenarios " in
     *" cold "*) ;;
-    *) sh -c "$run_k" >/dev/null 2>&1; sh -c "$run_t" >/dev/null 2>&1 ;;
+    *" warm "* | *" edit "* | *" dry "* | *" hash "* | *" rss "*)
+      sh -c "$run_k" >/dev/null 2>&1; sh -c "$run_t" >/dev/null 2>&1 ;;
+  esac
+
+  # What strict env mode (the default) costs: a full-cache rerun of one tree built in
+  # strict mode against one built in loose mode (each mode has its own keys).
+  case " $scenarios " in
+    *" envmode "*)
+      for mode in strict loose; do
+        d="$work/kiln-$mode-$n"
+        if [ "$reuse" = 0 ] || [ ! -d "$d" ]; then rm -rf "$d"; cp -a "$base" "$d"; fi
+        "$kiln" --cwd "$d" run build --env-mode=$mode >/dev/null 2>&1
+      done
+      hyperfine --style basic --export-json "$results/envmode-$n.json" --runs "$runs" --warmup 1 \
+        -n strict "$kiln --cwd $work/kiln-strict-$n run build --env-mode=strict" \
+        -n loose "$kiln --cwd $work/kiln-loose-$n run build --env-mode=loose" ;;
   esac
 
   hf cold --runs "$cr" --prepare "$clean_k" -n kiln "$run_k" --prepare "$clean_t" -n turbo "$run_t"

@@ -20,6 +20,11 @@ for path in glob.glob(os.path.join(results, "*.json")):
         data = json.load(open(path))
         times = {r["command"]: (r["mean"], r["stddev"] or 0.0) for r in data["results"]}
         rows.setdefault(int(m.group(1)), {})["hash"] = times
+    m = re.fullmatch(r"envmode-(\d+)", name)
+    if m:
+        data = json.load(open(path))
+        times = {r["command"]: (r["mean"], r["stddev"] or 0.0) for r in data["results"]}
+        rows.setdefault(int(m.group(1)), {})["envmode"] = times
     m = re.fullmatch(r"rss-(kiln|turbo)-(\d+)", name)
     if m:
         rows.setdefault(int(m.group(2)), {}).setdefault("rss", {})[m.group(1)] = json.load(open(path))
@@ -44,3 +49,7 @@ for n in sorted(rows):
         for phase in ("warm", "cold"):
             k, t = rss["kiln"][f"{phase}_kib"], rss["turbo"][f"{phase}_kib"]
             print(f"| {n} | peak RSS, {labels['warm' if phase == 'warm' else 'cold']} | {k / 1024:.0f} MiB | {t / 1024:.0f} MiB | {t / k:.1f}× |")
+    e = rows[n].get("envmode")
+    if e:
+        (sm, ss), (lm, ls) = e["strict"], e["loose"]
+        print(f"| {n} | kiln full-cache rerun, strict env mode vs loose | {sm:.3f} s ± {ss:.3f} (strict) | {lm:.3f} s ± {ls:.3f} (loose) | strict / loose {sm / lm:.2f} |")

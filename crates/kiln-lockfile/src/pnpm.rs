@@ -15,6 +15,12 @@
 //! aliases and non-registry sources, a whole key. So resolution tries `name@ref` (era-spelled)
 //! first and `ref` alone second. `link:` references point at workspace packages and are not
 //! followed.
+//!
+//! An importer records the specifier pnpm resolved, which is not always the manifest's:
+//! `overrides` replace it (`"ms": "catalog:"` in package.json, `specifier: 2.1.2` in the
+//! lockfile under `overrides: {ms: 2.1.2}`), and a catalog reference stands for the
+//! catalog's specifier (`catalogs.default.vite.specifier`). Both count as the declaration
+//! the lockfile was made from, so such a dependency is resolved, not reported stale.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -40,6 +46,10 @@ struct RawLock {
     #[serde(default)]
     packages: HashMap<String, Option<RawEntry>>,
     snapshots: Option<HashMap<String, Option<RawEntry>>>,
+    #[serde(default)]
+    overrides: BTreeMap<String, String>,
+    #[serde(default)]
+    catalogs: BTreeMap<String, BTreeMap<String, RawCatalogEntry>>,
     /// A lockfile without `importers` (not a workspace) keeps the root's fields at top level.
     #[serde(flatten)]
     root: RawImporter,
@@ -72,6 +82,23 @@ struct RawEntry {
     optional_dependencies: BTreeMap<String, String>,
 }
 
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCatalogEntry {
+    Full { specifier: String },
+    Specifier(String),
+}
+
+impl RawCatalogEntry {
+    fn specifier(self) -> String {
+        match self {
+            RawCatalogEntry::Full { specifier } | RawCatalogEntry::Specifier(specifier) => {
+                specifier
+            }
+        }
+    }
+}
+
 /// One importer's recorded dependencies: name → (reference, spec when recorded).
 type ImporterDeps = BTreeMap<String, (String, Option<String>)>;
 
@@ -81,6 +108,11 @@ pub(crate) struct PnpmLock {
     graph: Graph,
     keys: HashMap<String, NodeId>,
     importers: HashMap<String, ImporterDeps>,
+    /// `overrides` that apply to an importer's own dependencies (`name` or `name@range`
+    /// selectors; `parent>child` ones only reach transitive dependencies): name → spec.
+    overrides: HashMap<String, String>,
+    /// Catalog name (`default` for `catalog:`) → dependency → specifier.
+    catalogs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 fn era_of(version: Option<&serde_yaml::Value>) -> Result<Era, String> {
@@ -150,11 +182,40 @@ impl PnpmLock {
                 (key.clone(), graph.add(identity(era, key, entry)))
             })
             .collect();
+        let overrides = raw
+            .overrides
+            .into_iter()
+            .filter(|(selector, _)| !selector.contains('>'))
+            .map(|(selector, spec)| {
+                let name = match selector.strip_prefix('@') {
+                    Some(rest) => rest
+                        .split_once('@')
+                        .map_or(selector.as_str(), |(n, _)| &selector[..n.len() + 1]),
+                    None => selector
+                        .split_once('@')
+                        .map_or(selector.as_str(), |(n, _)| n),
+                };
+                (name.to_string(), spec)
+            })
+            .collect();
+        let catalogs = raw
+            .catalogs
+            .into_iter()
+            .map(|(catalog, entries)| {
+                let entries = entries
+                    .into_iter()
+                    .map(|(dep, entry)| (dep, entry.specifier()))
+                    .collect();
+                (catalog, entries)
+            })
+            .collect();
         let mut lock = PnpmLock {
             era,
             graph,
             keys,
             importers: HashMap::new(),
+            overrides,
+            catalogs,
         };
         for (key, entry) in &entries {
             let Some(entry) = entry else { continue };
@@ -225,6 +286,27 @@ fn flatten_importer(importer: RawImporter) -> ImporterDeps {
     deps
 }
 
+impl PnpmLock {
+    /// Whether the manifest's `declared` spec of `name` is what pnpm recorded as `recorded`:
+    /// the same text, or the override pnpm put in its place, or (for a `catalog:` reference)
+    /// the catalog's specifier.
+    fn same_declaration(&self, name: &str, declared: &str, recorded: &str) -> bool {
+        let catalog = |spec: &str| -> Option<String> {
+            let catalog = spec.strip_prefix("catalog:")?;
+            let catalog = if catalog.is_empty() {
+                "default"
+            } else {
+                catalog
+            };
+            self.catalogs.get(catalog)?.get(name).cloned()
+        };
+        declared == recorded
+            || self.overrides.get(name).is_some_and(|o| o == recorded)
+            || catalog(declared).is_some_and(|c| c == recorded)
+            || catalog(recorded).is_some_and(|c| c == declared)
+    }
+}
+
 impl Format for PnpmLock {
     fn graph(&self) -> &Graph {
         &self.graph
@@ -249,7 +331,14 @@ impl Format for PnpmLock {
                 .collect(),
             unresolved: stale_declarations(importer, |name| match deps.get(name) {
                 None => Recorded::Absent,
-                Some((_, Some(spec))) => Recorded::WithSpec(spec),
+                Some((_, Some(spec))) => {
+                    let declared = importer.dependencies.get(name).map(String::as_str);
+                    if declared.is_some_and(|d| self.same_declaration(name, d, spec)) {
+                        Recorded::Present
+                    } else {
+                        Recorded::WithSpec(spec)
+                    }
+                }
                 Some((_, None)) => Recorded::Present,
             }),
         }

@@ -3,7 +3,8 @@
 //!
 //! A package's entry maps each third-party package name to its resolved version(s) (several
 //! copies of one name are listed together). A declared dependency the lockfile does not
-//! resolve (an out-of-date lockfile) goes in as written, `unresolved <spec>`, with a warning.
+//! resolve (an out-of-date lockfile) goes in as written, `unresolved <spec>`, with a warning
+//! for the packages of the run ([`ExternalVersions::warn_unresolved`]).
 //! A lockfile that cannot be read falls back to its content digest in every key of its
 //! ecosystem, with a warning: any change to it then re-runs all of them (safe, not minimal).
 
@@ -20,6 +21,8 @@ use rayon::prelude::*;
 #[derive(Debug, Default)]
 pub struct ExternalVersions {
     by_package: BTreeMap<PackageName, BTreeMap<String, String>>,
+    /// Per package, the declared dependencies the lockfile does not resolve.
+    unresolved: BTreeMap<PackageName, Vec<String>>,
 }
 
 /// A lockfile's content, for [`ExternalVersions::from_texts`]: `None` when it does not exist.
@@ -29,13 +32,14 @@ pub struct LockfileText<'a> {
 }
 
 impl ExternalVersions {
-    /// From the lockfiles on disk.
-    pub fn resolve(ws: &Workspace) -> Self {
+    /// From the lockfiles on disk, for the packages `wanted` names.
+    pub fn resolve(ws: &Workspace, wanted: &(dyn Fn(&PackageName) -> bool + Sync)) -> Self {
         let read = |path: &Path| std::fs::read(ws.root.join(path)).ok();
         let node = ws.lockfile.as_deref().map(|p| (p, read(p)));
         let cargo = ws.cargo_lockfile.as_deref().map(|p| (p, read(p)));
-        Self::from_texts(
+        Self::for_packages(
             ws,
+            wanted,
             node.as_ref().map(|(path, bytes)| LockfileText {
                 path,
                 text: bytes.as_deref(),
@@ -47,41 +51,70 @@ impl ExternalVersions {
         )
     }
 
-    /// From given lockfile contents (the lockfiles at another revision, for `--affected`).
+    /// From given lockfile contents (the lockfiles at another revision, for `--affected`),
+    /// for every package.
     pub fn from_texts(
         ws: &Workspace,
         node: Option<LockfileText<'_>>,
         cargo: Option<LockfileText<'_>>,
     ) -> Self {
+        Self::for_packages(ws, &|_| true, node, cargo)
+    }
+
+    fn for_packages(
+        ws: &Workspace,
+        wanted: &(dyn Fn(&PackageName) -> bool + Sync),
+        node: Option<LockfileText<'_>>,
+        cargo: Option<LockfileText<'_>>,
+    ) -> Self {
         let node = node.map(|l| Resolver::new(l.path, l.text));
         let cargo = cargo.map(|l| Resolver::new(l.path, l.text));
-        let by_package = ws
+        let resolved: Vec<(PackageName, BTreeMap<String, String>, Vec<String>)> = ws
             .packages
             .par_iter()
+            .filter(|package| wanted(&package.name))
             .map(|package| {
                 let resolver = match package.kind {
                     PackageKind::Node => node.as_ref(),
                     PackageKind::Cargo => cargo.as_ref(),
                     PackageKind::Kiln => None,
                 };
-                let versions = resolver.map_or_else(BTreeMap::new, |r| {
-                    r.versions(
-                        &Importer {
-                            dir: &package.dir,
-                            name: if package.name.is_root() {
-                                ""
-                            } else {
-                                package.name.as_str()
-                            },
-                            dependencies: &package.external_dependencies,
+                let (versions, unresolved) = resolver.map_or_else(Default::default, |r| {
+                    r.versions(&Importer {
+                        dir: &package.dir,
+                        name: if package.name.is_root() {
+                            ""
+                        } else {
+                            package.name.as_str()
                         },
-                        &package.name,
-                    )
+                        dependencies: &package.external_dependencies,
+                    })
                 });
-                (package.name.clone(), versions)
+                (package.name.clone(), versions, unresolved)
             })
             .collect();
-        ExternalVersions { by_package }
+        let mut out = ExternalVersions::default();
+        for (name, versions, unresolved) in resolved {
+            if !unresolved.is_empty() {
+                out.unresolved.insert(name.clone(), unresolved);
+            }
+            out.by_package.insert(name, versions);
+        }
+        out
+    }
+
+    /// Warns, once per package, about the declared dependencies the lockfile does not
+    /// resolve, for the `packages` a run hashes (nobody else's are any concern of it).
+    pub fn warn_unresolved<'p>(&self, packages: impl IntoIterator<Item = &'p PackageName>) {
+        for package in packages {
+            if let Some(names) = self.unresolved.get(package) {
+                tracing::warn!(
+                    "{package}: the lockfile does not resolve {} (is it up to date?); their \
+                     declared ranges go into the key",
+                    names.join(", ")
+                );
+            }
+        }
     }
 
     pub fn of(&self, package: &PackageName) -> BTreeMap<String, String> {
@@ -154,39 +187,37 @@ impl Resolver {
         }
     }
 
-    fn versions(&self, importer: &Importer<'_>, package: &PackageName) -> BTreeMap<String, String> {
+    /// The importer's versions, and the names of its declared dependencies the lockfile
+    /// does not resolve.
+    fn versions(&self, importer: &Importer<'_>) -> (BTreeMap<String, String>, Vec<String>) {
         match self {
-            Resolver::Missing => BTreeMap::new(),
-            Resolver::WholeFile { entry, digest } => [(entry.clone(), digest.clone())].into(),
+            Resolver::Missing => Default::default(),
+            Resolver::WholeFile { entry, digest } => {
+                ([(entry.clone(), digest.clone())].into(), Vec::new())
+            }
             Resolver::Parsed(lockfile) => {
                 let closure = lockfile.closure(importer);
                 let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
                 for p in closure.packages {
                     versions.entry(p.name).or_default().push(p.version);
                 }
-                if !closure.unresolved.is_empty() {
-                    let names: Vec<&str> =
-                        closure.unresolved.iter().map(|(n, _)| n.as_str()).collect();
-                    tracing::warn!(
-                        "{package}: the lockfile does not resolve {} (is it up to date?); \
-                         their declared ranges go into the key",
-                        names.join(", ")
-                    );
-                }
+                let unresolved: Vec<String> =
+                    closure.unresolved.iter().map(|(n, _)| n.clone()).collect();
                 for (name, spec) in closure.unresolved {
                     versions
                         .entry(name)
                         .or_default()
                         .push(format!("unresolved {spec}"));
                 }
-                versions
+                let versions = versions
                     .into_iter()
                     .map(|(name, mut list)| {
                         list.sort();
                         list.dedup();
                         (name, list.join(", "))
                     })
-                    .collect()
+                    .collect();
+                (versions, unresolved)
             }
         }
     }

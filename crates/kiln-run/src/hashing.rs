@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
+use kiln_core::PackageName;
 use kiln_graph::{TaskGraph, TaskNode};
 use kiln_hash::{
     DefinitionInputs, Digest, GlobalInputs, InputManifest, InputOptions, KeyInputs, Platform,
@@ -64,7 +65,11 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let root = ws.root.as_path();
     let global_inputs = global_inputs(ctx)?;
     let global = global_inputs.digest();
-    let externals = crate::external::ExternalVersions::resolve(ws);
+    let in_run: HashSet<&PackageName> = ctx.graph.nodes().iter().map(|n| &n.id.package).collect();
+    let externals = crate::external::ExternalVersions::resolve(ws, &|p| in_run.contains(p));
+    let mut packages: Vec<&&PackageName> = in_run.iter().collect();
+    packages.sort();
+    externals.warn_unresolved(packages.into_iter().copied());
     let platform = Platform::current();
 
     // One file walk per distinct (package dir, inputs, outputs).

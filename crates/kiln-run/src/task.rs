@@ -371,14 +371,24 @@ fn restore(
     // A local miss may be a remote hit: it is written into the local store, then restored
     // from there like any local entry (with all of the local store's checks).
     let mut source = CacheSource::Local;
+    // Whether this run put the entry into the local store (to take it out again when the
+    // local cache is not to be written).
+    let mut staged = false;
     if in_place.is_none()
         && let Some(remote) = ctx.remote
-        && (remote.fetched(key)
-            || !(local_reads && matches!(ctx.store.get(key), Ok(Some(_))))
-                && remote.pull_into(ctx.store, key))
     {
-        // Fetched now, or earlier by the prefetch: either way the remote saved this run.
-        source = CacheSource::Remote;
+        // Fetched now, or earlier by the prefetch (which only fetches what the local store
+        // lacks): either way the remote saved this run.
+        if remote.fetched(key) {
+            source = CacheSource::Remote;
+            staged = true;
+        } else {
+            let held = matches!(ctx.store.get(key), Ok(Some(_)));
+            if !(local_reads && held) && remote.pull_into(ctx.store, key) {
+                source = CacheSource::Remote;
+                staged = !held;
+            }
+        }
     }
     if !local_reads && source != CacheSource::Remote {
         return None;
@@ -404,6 +414,12 @@ fn restore(
             .restore(key, dir, outputs, &hashed.nested)
             .map(|r| (r.log, r.meta.duration())),
     };
+    if staged
+        && !ctx.cache.write
+        && let Err(e) = ctx.store.evict(key)
+    {
+        tracing::debug!("could not drop a remote hit from the local store: {e}");
+    }
     let (log, saved) = match result {
         Ok(r) => r,
         Err(CacheError::Missing { .. }) => return None,

@@ -653,7 +653,8 @@ fn check_outputs(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<(), Con
             ))
         } else if glob.split(['/', '\\']).any(|c| c == "..") {
             Some((
-                "outputs cannot leave the package (`..`)",
+                "outputs cannot leave the package (`..`): kiln restores a task's outputs into \
+                 its own package only, so that a cache hit never writes anywhere else",
                 "outside the package",
             ))
         } else {

@@ -33,6 +33,8 @@ pub(crate) struct RunView<'a> {
     pub(crate) global: &'a GlobalInputs,
     /// The environment the run hashed.
     pub(crate) env: &'a BTreeMap<String, String>,
+    /// The packages the filters selected.
+    pub(crate) scope: &'a std::collections::BTreeSet<kiln_core::PackageName>,
 }
 
 pub(crate) fn print(format: DryRunFormat, view: &RunView<'_>, store: &LocalStore) {
@@ -84,14 +86,14 @@ fn write_text(out: &mut impl Write, view: &RunView<'_>, cached: &[bool]) -> std:
 /// The whole `--dry=json` document; `cached[i]`: whether task `i`'s key is in the cache.
 pub(crate) fn to_json(view: &RunView<'_>, cached: &[bool]) -> Value {
     let ws = view.ws;
-    let mut packages: Vec<&str> = view
-        .graph
-        .nodes()
+    // The packages in scope, as Turborepo lists them: the root only with a task of its own.
+    let root_task = view.graph.nodes().iter().any(|n| n.id.package.is_root());
+    let packages: Vec<&str> = view
+        .scope
         .iter()
-        .map(|n| n.id.package.as_str())
+        .filter(|p| root_task || !p.is_root())
+        .map(|p| p.as_str())
         .collect();
-    packages.sort_unstable();
-    packages.dedup();
     let tasks: Vec<Value> = (0..view.graph.len())
         .map(|i| task_json(view, i, cached[i]))
         .collect();

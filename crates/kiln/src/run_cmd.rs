@@ -44,7 +44,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let ws = ws;
     let discovered = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), packages = ws.packages.len(), "discovered");
-    let graph = plan(&ws, cwd, args)?;
+    let (graph, scope) = plan(&ws, cwd, args)?;
     let overlaps =
         kiln_run::output_overlaps(&ws, &graph).map_err(|e| Exit::user(error_chain(&e)))?;
     for overlap in &overlaps {
@@ -79,6 +79,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         hashed,
         global: &plan.global,
         env: &env,
+        scope: &scope,
     };
     if let Some(format) = args.dry_run {
         dry_run::print(format, &view, &store);
@@ -424,7 +425,11 @@ pub(crate) fn hash_plan(
 /// Started below the workspace root, the selection is inferred from `cwd` as Turborepo does
 /// (only the package kiln runs in, or every package under the directory; directory filters
 /// relative to it): see `kiln_graph::Inference`.
-fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
+fn plan(
+    ws: &Workspace,
+    cwd: &Path,
+    args: &RunArgs,
+) -> Result<(TaskGraph, BTreeSet<PackageName>), Exit> {
     let packages = PackageGraph::new(&ws.packages);
     packages
         .check_acyclic()
@@ -443,7 +448,7 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
     }
     graph.pass_args(&tasks, &args.args);
     if !args.affected {
-        return Ok(graph);
+        return Ok((graph, scope));
     }
     let change = Change::detect(ws, &args.range.clone().into())?;
     let affected = change.tasks(ws, &graph)?;
@@ -456,7 +461,7 @@ fn plan(ws: &Workspace, cwd: &Path, args: &RunArgs) -> Result<TaskGraph, Exit> {
         affected.all.len(),
         graph.len()
     );
-    Ok(graph.with_dependencies(affected.all))
+    Ok((graph.with_dependencies(affected.all), scope))
 }
 
 /// Where kiln runs, relative to the workspace root (`/`-separated, empty at the root), which
@@ -559,7 +564,7 @@ mod tests {
 
     fn planned(ws: &Workspace, cwd: &Path, filters: &[&str]) -> Vec<String> {
         match plan(ws, cwd, &build_args(filters)) {
-            Ok(graph) => graph.nodes().iter().map(|n| n.id.to_string()).collect(),
+            Ok((graph, _)) => graph.nodes().iter().map(|n| n.id.to_string()).collect(),
             Err(Exit::User(e)) => panic!("{e}"),
             Err(Exit::Internal(e) | Exit::Usage(e)) => panic!("{e}"),
         }

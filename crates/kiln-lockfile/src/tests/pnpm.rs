@@ -130,3 +130,62 @@ fn unknown_versions_are_unsupported_and_corrupt_input_names_the_file() {
     );
     assert_corrupt_names_file(FILE, "lockfileVersion: '9.0'\nimporters:\n  .: [unclosed\n");
 }
+
+/// What pnpm 9.15 writes for `"ms": "catalog:", "debug": "catalog:"` with `overrides: {ms:
+/// 2.1.2}`: the overridden dependency's specifier is the override, the other the catalog
+/// reference.
+const CATALOG_AND_OVERRIDES: &str = r#"lockfileVersion: '9.0'
+
+catalogs:
+  default:
+    debug:
+      specifier: ^4.3.0
+      version: 4.4.3
+
+overrides:
+  ms: 2.1.2
+
+importers:
+
+  .: {}
+
+  packages/a:
+    dependencies:
+      debug:
+        specifier: 'catalog:'
+        version: 4.4.3
+      ms:
+        specifier: 2.1.2
+        version: 2.1.2
+
+packages:
+
+  debug@4.4.3:
+    resolution: {integrity: sha512-x}
+
+  ms@2.1.2:
+    resolution: {integrity: sha512-y}
+
+snapshots:
+
+  debug@4.4.3:
+    dependencies:
+      ms: 2.1.2
+
+  ms@2.1.2: {}
+"#;
+
+#[test]
+fn catalog_references_and_overrides_resolve_through_the_lockfile() {
+    let lock = parse(FILE, CATALOG_AND_OVERRIDES);
+    let declared = [("ms", "catalog:"), ("debug", "catalog:")];
+    let closure = closure_of(&lock, "packages/a", "a", &declared);
+    assert!(closure.unresolved.is_empty(), "{:?}", closure.unresolved);
+    assert_eq!(ids(&closure), ["debug@4.4.3", "ms@2.1.2"]);
+    // A range the override replaced is the override's, too; a catalog name the lockfile
+    // does not know is stale.
+    let closure = closure_of(&lock, "packages/a", "a", &[("ms", "^2.0.0")]);
+    assert!(closure.unresolved.is_empty(), "{:?}", closure.unresolved);
+    let closure = closure_of(&lock, "packages/a", "a", &[("debug", "catalog:other")]);
+    assert_eq!(closure.unresolved.len(), 1);
+}

@@ -334,7 +334,9 @@ fn turbo_root_and_dot_dot_in_outputs_are_errors_at_the_entry() {
     );
     assert_eq!(
         root_error("{\"tasks\": {\"build\": {\"outputs\": [\"!../cache/**\"]}}}"),
-        "turbo.json:1:34: `!../cache/**`: outputs cannot leave the package (`..`)"
+        "turbo.json:1:34: `!../cache/**`: outputs cannot leave the package (`..`): kiln \
+         restores a task's outputs into its own package only, so that a cache hit never writes \
+         anywhere else"
     );
     // `..` inside a name is not a path component.
     let p = root(r#"{"tasks": {"build": {"outputs": ["dist/a..b/**"]}}}"#);

@@ -317,3 +317,24 @@ fn symlinks_and_modes_round_trip(kind: Kind) {
         "targets are never followed"
     );
 }
+
+/// Turborepo's `--cache=remote:r`: the local cache is off, the remote is read only. Hits
+/// come from the remote (nothing the local cache held is used), nothing is stored anywhere.
+#[test]
+fn a_remote_only_read_cache_uses_the_remote_alone() {
+    let remote = Remote::start(Kind::Redis);
+    let first = Repo::generated(3, &[]);
+    assert!(build(&first, &remote.url(), &[]).status.success());
+    let second = second_clone(&first);
+    let out = build(&second, &remote.url(), &["--cache=remote:r"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(second.take_exec_log().is_empty(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("3 cached"), "{}", stdout(&out));
+    assert_eq!(dist_trees(&first), dist_trees(&second));
+    // A local-only run of the same clone finds nothing: the remote run stored nothing.
+    let out = build(&second, &remote.url(), &["--cache=local:rw"]);
+    assert!(stdout(&out).contains("3 ran"), "{}", stdout(&out));
+    // And with the remote unreadable, the local cache alone is not consulted.
+    let out = build(&second, &remote.url(), &["--cache=local:w,remote:w"]);
+    assert!(stdout(&out).contains("3 ran"), "{}", stdout(&out));
+}
