@@ -168,6 +168,11 @@ impl TaskGraph {
                 stack.extend(&self.deps[i]);
             }
         }
+        self.restricted(&kept)
+    }
+
+    /// The nodes with `kept[i]`, in order, and the edges between them.
+    fn restricted(&self, kept: &[bool]) -> TaskGraph {
         let mut position = vec![usize::MAX; self.nodes.len()];
         let mut nodes = Vec::new();
         for (i, node) in self.nodes.iter().enumerate().filter(|(i, _)| kept[*i]) {
@@ -176,7 +181,13 @@ impl TaskGraph {
         }
         let deps: Vec<Vec<usize>> = (0..self.nodes.len())
             .filter(|i| kept[*i])
-            .map(|i| self.deps[i].iter().map(|&d| position[d]).collect())
+            .map(|i| {
+                self.deps[i]
+                    .iter()
+                    .filter(|&&d| kept[d])
+                    .map(|&d| position[d])
+                    .collect()
+            })
             .collect();
         let index = nodes
             .iter()
@@ -221,34 +232,7 @@ impl TaskGraph {
                 })
             })
             .collect();
-        let mut position = vec![usize::MAX; self.nodes.len()];
-        let mut nodes = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate().filter(|(i, _)| keep[*i]) {
-            position[i] = nodes.len();
-            nodes.push(node.clone());
-        }
-        let deps: Vec<Vec<usize>> = (0..self.nodes.len())
-            .filter(|i| keep[*i])
-            .map(|i| {
-                self.deps[i]
-                    .iter()
-                    .filter(|&&d| keep[d])
-                    .map(|&d| position[d])
-                    .collect()
-            })
-            .collect();
-        let index = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-        let dependents = invert(&deps);
-        TaskGraph {
-            nodes,
-            index,
-            deps,
-            dependents,
-        }
+        self.restricted(&keep)
     }
 
     /// Passes `args` to the command of every node whose task is one of `tasks` (`build`, or

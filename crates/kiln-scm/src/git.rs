@@ -108,15 +108,10 @@ impl Git {
 
     /// The branch HEAD is on, or `None` when HEAD is detached.
     pub fn current_branch(&self) -> Result<Option<String>, ScmError> {
-        let command = GitCommand::new("symbolic-ref").args(["--short", "-q", "HEAD"]);
-        let output = command.output(&self.toplevel)?;
-        match output.status.code() {
-            Some(0) => Ok(Some(
-                String::from_utf8_lossy(single_value(&output.stdout)).into_owned(),
-            )),
-            Some(1) => Ok(None),
-            _ => Err(command.failed(output)),
-        }
+        optional_value(
+            GitCommand::new("symbolic-ref").args(["--short", "-q", "HEAD"]),
+            &self.toplevel,
+        )
     }
 
     /// The full id of the commit `rev` names (tags peeled), or `None` when it names none.
@@ -130,17 +125,12 @@ impl Git {
         if rev.is_empty() || rev.starts_with('-') {
             return Ok(None);
         }
-        let command = GitCommand::new("rev-parse")
-            .args(["--verify", "--quiet"])
-            .arg(format!("{rev}^{{{kind}}}"));
-        let output = command.output(&self.toplevel)?;
-        match output.status.code() {
-            Some(0) => Ok(Some(
-                String::from_utf8_lossy(single_value(&output.stdout)).into_owned(),
-            )),
-            Some(1) => Ok(None),
-            _ => Err(command.failed(output)),
-        }
+        optional_value(
+            GitCommand::new("rev-parse")
+                .args(["--verify", "--quiet"])
+                .arg(format!("{rev}^{{{kind}}}")),
+            &self.toplevel,
+        )
     }
 
     /// Like [`Git::commit_of`], but a missing commit is a `RevisionNotFound` error.
@@ -187,6 +177,19 @@ fn bytes_to_path(bytes: &[u8]) -> PathBuf {
 #[cfg(not(unix))]
 fn bytes_to_path(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The one value `command` prints, or `None` when it exits 1 (git's "no such thing" for
+/// `--quiet` queries).
+fn optional_value(command: GitCommand, dir: &Path) -> Result<Option<String>, ScmError> {
+    let output = command.output(dir)?;
+    match output.status.code() {
+        Some(0) => Ok(Some(
+            String::from_utf8_lossy(single_value(&output.stdout)).into_owned(),
+        )),
+        Some(1) => Ok(None),
+        _ => Err(command.failed(output)),
+    }
 }
 
 #[cfg(test)]
