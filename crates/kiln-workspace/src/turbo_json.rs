@@ -14,7 +14,7 @@
 //! because kiln has no such part (`daemon`, `noUpdateNotifier`, `$schema`, `description`)
 //! are read and dropped; the rest (`boundaries`, `tags`, `futureFlags`, `interactive`, …)
 //! are listed in [`Pipeline::ignored_keys`] with their line, for one warning per run.
-//! Structured (deferred) `inputs` objects are rejected rather than mis-hashed.
+//! Structured (deferred) `inputs` objects are read as the `inputs` function says.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -514,7 +514,7 @@ fn read_task(
                 raw.def.depends_on = list(DEPENDS_ON)?;
                 deps = value.as_array().map(|items| (at.clone(), items));
             }
-            "inputs" => raw.def.inputs = inputs(doc, &at, value, &mut raw.extend[INPUTS])?,
+            "inputs" => raw.def.inputs = inputs(doc, &at, value, &mut raw.extend[INPUTS], ignored)?,
             "outputs" => {
                 raw.def.outputs = list(OUTPUTS)?;
                 check_outputs(doc, &at, value)?;
@@ -615,26 +615,63 @@ fn depends_on(
     Ok(kept)
 }
 
+/// `inputs` as strings. Turborepo 2.11's structured entries are read too: a `startup` entry
+/// is its `globs` (with `$TURBO_DEFAULT$` first for `withDefaults`); `jit` and
+/// `dependencyOutputs` entries name files the task's dependencies write, which kiln hashes
+/// through those dependencies' keys (all hashing is done before the run starts), so they
+/// are dropped, each named once as such.
 fn inputs(
     doc: &Doc<'_>,
     at: &[Seg<'_>],
     value: &Value,
     extend: &mut bool,
+    ignored: &mut Vec<IgnoredKey>,
 ) -> Result<Option<Vec<String>>, ConfigError> {
-    if let Value::Array(items) = value
-        && let Some(i) = items.iter().position(Value::is_object)
-    {
-        let msg = "structured (deferred) inputs are not supported by kiln yet".to_string();
-        let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
-        return Err(doc.error(&at, false, msg, "unsupported"));
+    let Value::Array(items) = value else {
+        return strings(doc, at, value);
+    };
+    let mut list = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let here: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
+        match item {
+            Value::String(s) if s == EXTENDS_MARKER => *extend = true,
+            Value::String(s) => list.push(s.clone()),
+            Value::Object(fields) => {
+                let mode = fields
+                    .get("mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("startup");
+                match mode {
+                    "startup" => {
+                        if fields.get("withDefaults") == Some(&Value::Bool(true)) {
+                            list.push("$TURBO_DEFAULT$".to_string());
+                        }
+                        if let Some(globs) = fields.get("globs") {
+                            let at: Vec<Seg<'_>> =
+                                here.iter().copied().chain([Seg::Key("globs")]).collect();
+                            list.extend(strings(doc, &at, globs)?.unwrap_or_default());
+                        }
+                    }
+                    "jit" | "dependencyOutputs" => ignored.push(doc.ignored(
+                        &here,
+                        "these files come from the task's dependencies, whose keys stand for \
+                         them (kiln hashes everything before the run starts)",
+                    )),
+                    other => {
+                        let msg = format!(
+                            "unknown input mode `{other}` (`startup`, `jit` or `dependencyOutputs`)"
+                        );
+                        return Err(doc.error(&here, false, msg, "unknown mode"));
+                    }
+                }
+            }
+            _ => {
+                let msg = "`inputs` entries must be strings or input objects".to_string();
+                return Err(doc.error(&here, false, msg, "expected a string"));
+            }
+        }
     }
-    let mut list = strings(doc, at, value)?;
-    if let Some(list) = &mut list {
-        let before = list.len();
-        list.retain(|e| e != EXTENDS_MARKER);
-        *extend = list.len() != before;
-    }
-    Ok(list)
+    Ok(Some(list))
 }
 
 /// Outputs are restored into the package, so they stay inside it: no `$TURBO_ROOT$` (not

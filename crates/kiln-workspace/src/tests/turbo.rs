@@ -57,6 +57,23 @@ fn turbo_2_tasks_and_globals() {
 }
 
 #[test]
+fn structured_inputs_read_as_startup_globs_and_deferred_ones_are_named() {
+    let p = root(
+        r#"{"tasks": {"build": {"dependsOn": ["codegen"], "inputs": [
+            {"mode": "startup", "withDefaults": true, "globs": ["!src/generated/**"]},
+            {"mode": "jit", "globs": ["src/generated/**"]},
+            "extra.json"
+        ]}}}"#,
+    );
+    assert_eq!(
+        p.tasks["build"].inputs,
+        list(&["$TURBO_DEFAULT$", "!src/generated/**", "extra.json"])
+    );
+    assert_eq!(p.ignored_keys.len(), 1);
+    assert_eq!(p.ignored_keys[0].key, "tasks.build.inputs.1");
+}
+
+#[test]
 fn settings_kiln_acts_on_are_read_and_the_others_listed_with_their_line() {
     let p = root(
         r#"{
@@ -167,8 +184,8 @@ fn errors_point_at_the_offending_token() {
             "turbo.json:1:2: `extends` is only allowed in a package's turbo.json",
         ),
         (
-            "{\"tasks\": {\"build\": {\"inputs\": [{\"mode\": \"jit\", \"globs\": [\"a\"]}]}}}",
-            "turbo.json:1:33: structured (deferred) inputs are not supported by kiln yet",
+            "{\"tasks\": {\"build\": {\"inputs\": [{\"mode\": \"later\", \"globs\": [\"a\"]}]}}}",
+            "turbo.json:1:33: unknown input mode `later` (`startup`, `jit` or `dependencyOutputs`)",
         ),
         (
             "{\"tasks\": {\"build\": {}}\n  \"x\": 1}",
