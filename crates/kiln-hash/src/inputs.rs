@@ -6,9 +6,10 @@
 //! | globs | the (not ignored) files matching each glob, in order: a glob adds, `!glob` removes from what came before, `$TURBO_DEFAULT$` adds the default set |
 //!
 //! In both cases the package's `package.json` is an input (it holds the scripts and the
-//! dependency ranges). Outputs are taken out of the default set so that a package that forgot
+//! dependency ranges), and with globs its `turbo.json` too, as Turborepo has it. Outputs are taken out of the default set so that a package that forgot
 //! to gitignore `dist/` does not change its own key by building; explicit globs are the
-//! user's word and are not filtered. A literal glob (`.env.local`) names its file even if git
+//! user's word and are not filtered. A file git tracks although an ignore rule matches it
+//! (`git add -f .env.example`) is in the default set: git sees its changes. A literal glob (`.env.local`) names its file even if git
 //! ignores it.
 
 use std::collections::BTreeSet;
@@ -32,6 +33,10 @@ pub struct InputOptions<'a> {
     /// The package's files already listed ([`crate::RepoListing::files`]: package-relative,
     /// sorted), used instead of walking the package.
     pub listing: Option<&'a [String]>,
+    /// Files git tracks in the package although an ignore rule matches them
+    /// (package-relative, sorted): git reports their changes, so they are in the default set
+    /// too, as in Turborepo.
+    pub tracked_ignored: &'a [String],
 }
 
 /// One input file.
@@ -67,12 +72,22 @@ pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashErr
     };
 
     let walked;
-    let universe: &[String] = match opts.listing {
+    let listed: &[String] = match opts.listing {
         Some(listing) => listing,
         None => {
             walked = walk(opts.root, package_dir)?;
             &walked
         }
+    };
+    let merged;
+    let universe: &[String] = if opts.tracked_ignored.is_empty() {
+        listed
+    } else {
+        let mut all: Vec<String> = listed.iter().chain(opts.tracked_ignored).cloned().collect();
+        all.sort_unstable();
+        all.dedup();
+        merged = all;
+        &merged
     };
     let default = || universe.iter().filter(|rel| !outputs.is_output(rel));
 
@@ -107,7 +122,10 @@ pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashErr
             InputOp::Remove(set) => selected.retain(|rel| !set.is_match(rel)),
         }
     }
-    add_literal(&mut selected, &package_abs, "package.json");
+    // As Turborepo: the package's own manifest and turbo.json, whatever the globs say.
+    for always in ["package.json", "turbo.json", "turbo.jsonc"] {
+        add_literal(&mut selected, &package_abs, always);
+    }
 
     Ok(to_input_files(selected, &package_abs))
 }

@@ -30,6 +30,7 @@ fn collect(root: &Path, task: Task<'_>) -> Vec<InputFile> {
         inputs: &inputs,
         outputs: &outputs,
         listing: None,
+        tracked_ignored: &[],
     })
     .unwrap()
 }
@@ -211,6 +212,23 @@ fn a_literal_input_names_its_file_even_when_git_ignores_it() {
 }
 
 #[test]
+fn files_git_tracks_although_ignored_are_default_inputs() {
+    let tmp = fixture();
+    let outputs = strings(&[]);
+    let tracked = strings(&["debug.log"]);
+    let files = collect_inputs(&InputOptions {
+        root: tmp.path(),
+        package_dir: "packages/a",
+        inputs: &[],
+        outputs: &outputs,
+        listing: None,
+        tracked_ignored: &tracked,
+    })
+    .unwrap();
+    assert!(rels(&files).contains(&"debug.log"), "{:?}", rels(&files));
+}
+
+#[test]
 fn the_root_package_takes_the_files_of_every_package_as_turbo_does() {
     let tmp = fixture();
     let files = collect(tmp.path(), default_task(""));
@@ -243,6 +261,7 @@ fn a_missing_package_dir_is_an_error_naming_it() {
         inputs: &[],
         outputs: &[],
         listing: None,
+        tracked_ignored: &[],
     })
     .unwrap_err();
     assert!(err.to_string().contains("packages/nope"), "{err}");
@@ -257,6 +276,7 @@ fn a_package_dir_that_climbs_out_of_the_root_is_rejected() {
         inputs: &[],
         outputs: &[],
         listing: None,
+        tracked_ignored: &[],
     })
     .unwrap_err();
     assert!(matches!(err, HashError::InvalidPackageDir { .. }));

@@ -36,6 +36,7 @@
 //!     inputs: &[],
 //!     outputs: &outputs,
 //!     listing: None,
+//!     tracked_ignored: &[],
 //! })?;
 //! let cache = StatCache::load(&root.join(".kiln/state/stat-cache-v1.bin"));
 //! let inputs = KeyInputs {

@@ -255,6 +255,7 @@ fn collect_inputs_selects_the_same_files_from_a_listing() {
                 inputs,
                 outputs,
                 listing: None,
+                tracked_ignored: &[],
             };
             let from_listing = InputOptions {
                 listing: listed.as_deref(),

@@ -21,8 +21,10 @@ struct RawEntry {
     #[serde(default)]
     version: Option<serde_yaml::Value>,
     resolution: String,
+    /// `name: range`; yarn 2 and 3 write a range like `2` or `0.3` unquoted, so YAML reads a
+    /// number.
     #[serde(default)]
-    dependencies: BTreeMap<String, String>,
+    dependencies: BTreeMap<String, serde_yaml::Value>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -71,8 +73,13 @@ impl BerryLock {
                     ),
                 )
             })?;
+            let dependencies: BTreeMap<String, String> = entry
+                .dependencies
+                .iter()
+                .map(|(name, range)| (name.clone(), scalar(Some(range))))
+                .collect();
             let target = if let Some(dir) = reference.strip_prefix("workspace:") {
-                workspaces.insert(dir.to_owned(), entry.dependencies);
+                workspaces.insert(dir.to_owned(), dependencies);
                 Target::Workspace
             } else {
                 let version = scalar(entry.version.as_ref());
@@ -82,7 +89,7 @@ impl BerryLock {
                     name: name.to_owned(),
                     version: qualified(&version, extra),
                 });
-                pending.push((id, entry.dependencies));
+                pending.push((id, dependencies));
                 Target::External(id)
             };
             for descriptor in key.split(',') {
@@ -103,8 +110,14 @@ impl BerryLock {
         Ok(lock)
     }
 
+    /// The entry `name@range` resolves to. Yarn 4 (lockfile v8) writes a dependency's range
+    /// with its protocol (`npm:^7.1.3`), yarn 2 and 3 (v4 to v6) without it (`^7.1.3`),
+    /// while the entry's key always has it: `npm:` is the default protocol.
     fn lookup(&self, name: &str, range: &str) -> Option<Target> {
-        self.descriptors.get(&format!("{name}@{range}")).copied()
+        self.descriptors
+            .get(&format!("{name}@{range}"))
+            .or_else(|| self.descriptors.get(&format!("{name}@npm:{range}")))
+            .copied()
     }
 
     fn external(&self, name: &str, range: &str) -> Option<NodeId> {
@@ -131,10 +144,7 @@ impl Format for BerryLock {
             // Not recorded: look the declarations up as yarn would, `npm:` being the default
             // protocol.
             for (name, spec) in importer.dependencies {
-                let found = self
-                    .lookup(name, spec)
-                    .or_else(|| self.lookup(name, &format!("npm:{spec}")));
-                match found {
+                match self.lookup(name, spec) {
                     Some(Target::External(id)) => roots.nodes.push(id),
                     Some(Target::Workspace) => {}
                     None => roots.unresolved.push((name.clone(), spec.clone())),

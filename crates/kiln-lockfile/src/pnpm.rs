@@ -185,18 +185,7 @@ impl PnpmLock {
         let overrides = raw
             .overrides
             .into_iter()
-            .filter(|(selector, _)| !selector.contains('>'))
-            .map(|(selector, spec)| {
-                let name = match selector.strip_prefix('@') {
-                    Some(rest) => rest
-                        .split_once('@')
-                        .map_or(selector.as_str(), |(n, _)| &selector[..n.len() + 1]),
-                    None => selector
-                        .split_once('@')
-                        .map_or(selector.as_str(), |(n, _)| n),
-                };
-                (name.to_string(), spec)
-            })
+            .filter_map(|(selector, spec)| Some((direct_override(&selector)?.to_string(), spec)))
             .collect();
         let catalogs = raw
             .catalogs
@@ -286,6 +275,27 @@ fn flatten_importer(importer: RawImporter) -> ImporterDeps {
     deps
 }
 
+/// The package an `overrides` selector replaces among an importer's own dependencies:
+/// `name` of `name` or `name@range` (`@scope/name@>=1 <2` too); `None` for a `parent>child`
+/// selector, which reaches transitive dependencies only. A `>` that opens a comparator
+/// (after `@`, a space, `|` or `<`, or before `=`) is part of a range, not the separator.
+fn direct_override(selector: &str) -> Option<&str> {
+    let bytes = selector.as_bytes();
+    let separates = (1..bytes.len()).any(|i| {
+        bytes[i] == b'>'
+            && !matches!(bytes[i - 1], b'@' | b' ' | b'|' | b'<')
+            && bytes.get(i + 1) != Some(&b'=')
+    });
+    if separates {
+        return None;
+    }
+    let name_end = match selector.strip_prefix('@') {
+        Some(rest) => rest.find('@').map(|at| at + 1),
+        None => selector.find('@'),
+    };
+    Some(name_end.map_or(selector, |end| &selector[..end]))
+}
+
 impl PnpmLock {
     /// Whether the manifest's `declared` spec of `name` is what pnpm recorded as `recorded`:
     /// the same text, or the override pnpm put in its place, or (for a `catalog:` reference)
@@ -342,5 +352,23 @@ impl Format for PnpmLock {
                 Some((_, None)) => Recorded::Present,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_override;
+
+    #[test]
+    fn override_selectors_name_their_package_unless_they_have_a_parent() {
+        assert_eq!(direct_override("ms"), Some("ms"));
+        assert_eq!(direct_override("ms@^2"), Some("ms"));
+        assert_eq!(direct_override("defu@>=6 <6.1.5"), Some("defu"));
+        assert_eq!(direct_override("x@>4.0.0"), Some("x"));
+        assert_eq!(direct_override("@scope/x@>=1"), Some("@scope/x"));
+        assert_eq!(direct_override("@scope/x"), Some("@scope/x"));
+        assert_eq!(direct_override("a>b"), None);
+        assert_eq!(direct_override("a@1>b"), None);
+        assert_eq!(direct_override("a@>1>b"), None);
     }
 }

@@ -63,11 +63,8 @@ pub fn affected_tasks(
             continue;
         }
         let dir = ws.package(&node.id.package).map_or("", |p| p.dir.as_str());
-        let (package_inputs, root_inputs) =
-            split_root_inputs(dir, &node.task.inputs).map_err(|e| RunError::InputOutsideRoot {
-                glob: e.glob,
-                package_dir: dir.to_string(),
-            })?;
+        let split = split_root_inputs(dir, &node.task.inputs);
+        let (package_inputs, root_inputs) = (split.package, split.root);
         let within = if dir.is_empty() { "." } else { dir };
         let files = files_under(changed, dir);
         if !files.is_empty() {

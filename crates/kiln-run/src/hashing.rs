@@ -55,6 +55,10 @@ pub struct HashedPlan {
     pub tasks: Vec<HashedTask>,
     /// The global inputs every key includes (kept in the build state, to explain changes).
     pub global: GlobalInputs,
+    /// Files git tracks although an ignore rule matches them (root-relative, sorted):
+    /// inputs like any tracked file, to be found again when inputs are checked before a
+    /// result is stored.
+    pub tracked_ignored: Vec<String>,
 }
 
 /// Keys for every node of the graph.
@@ -63,6 +67,12 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let started = std::time::Instant::now();
     let ws = ctx.workspace;
     let root = ws.root.as_path();
+    check_outside_inputs(ws, ctx.graph)?;
+    // One `git ls-files` while the tree is walked; no git, none.
+    let tracked = std::thread::spawn({
+        let root = root.to_path_buf();
+        move || tracked_but_ignored(&root)
+    });
     let global_inputs = global_inputs(ctx)?;
     let global = global_inputs.digest();
     let in_run: HashSet<&PackageName> = ctx.graph.nodes().iter().map(|n| &n.id.package).collect();
@@ -96,13 +106,21 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     } else {
         None
     };
+    let tracked_ignored = tracked.join().unwrap_or_default();
     let mut files: Vec<Vec<(String, Digest)>> = group_list
         .par_iter()
         .map(|((dir, inputs, outputs), _)| {
             // Besides a filtered run, only a package dir that does not exist is missing from
             // the listing; the walk then reports it.
             let listed = listing.as_ref().and_then(|l| l.files(dir));
-            group_files(ws, ctx.stat_cache, dir, inputs, outputs, listed.as_deref())
+            group_files(
+                ws,
+                ctx.stat_cache,
+                dir,
+                (inputs, outputs),
+                listed.as_deref(),
+                &tracked_ignored,
+            )
         })
         .collect::<Result<_, RunError>>()?;
 
@@ -160,7 +178,32 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     Ok(HashedPlan {
         tasks: hashed,
         global: global_inputs,
+        tracked_ignored,
     })
+}
+
+/// [`HashedPlan::tracked_ignored`] of the workspace at `root`; empty outside git.
+fn tracked_but_ignored(root: &std::path::Path) -> Vec<String> {
+    kiln_scm::Git::open(root)
+        .and_then(|git| git.tracked_but_ignored())
+        .unwrap_or_else(|e| {
+            tracing::debug!("no tracked-but-ignored files: {e}");
+            Vec::new()
+        })
+}
+
+/// Of root-relative sorted `files`, those under `dir`, relative to it.
+fn under_dir(files: &[String], dir: &str) -> Vec<String> {
+    if dir.is_empty() {
+        return files.to_vec();
+    }
+    let prefix = format!("{dir}/");
+    let start = files.partition_point(|f| f.as_str() < prefix.as_str());
+    files[start..]
+        .iter()
+        .take_while(|f| f.starts_with(&prefix))
+        .map(|f| f[prefix.len()..].to_string())
+        .collect()
 }
 
 fn sorted_dirs(ws: &Workspace) -> Vec<&str> {
@@ -243,40 +286,42 @@ fn definition_inputs(
 /// a task's manifest under it too.
 pub const TURBO_ROOT: &str = "$TURBO_ROOT$/";
 
-/// A task's `inputs` split into the package's globs and the root-relative ones (`!` kept):
-/// `$TURBO_ROOT$/glob`, and globs that leave the package with `..` (Turborepo accepts
-/// `../other/src/spec.json`), made relative to the root against the package directory
-/// `dir`. A glob that leads above the workspace root is an error: a key must not depend on
-/// files outside the repository. A list of only root globs takes nothing of the package but
-/// its package.json (an empty list would mean "the default inputs").
-pub(crate) fn split_root_inputs(
-    dir: &str,
-    inputs: &[String],
-) -> Result<(Vec<String>, Vec<String>), InputOutsideRoot> {
-    let mut package = Vec::new();
-    let mut root = Vec::new();
+/// A task's `inputs`, split: the package's globs, the root-relative ones (`!` kept), and
+/// those that climb above the workspace root from this package.
+#[derive(Debug, Default)]
+pub(crate) struct SplitInputs {
+    pub(crate) package: Vec<String>,
+    pub(crate) root: Vec<String>,
+    /// As written. They name no file: a key must not depend on files outside the checkout.
+    pub(crate) outside: Vec<String>,
+}
+
+/// Splits `inputs` of a package in directory `dir`: `$TURBO_ROOT$/glob`, and globs that
+/// leave the package with `..` (Turborepo accepts `../other/src/spec.json`), are made
+/// relative to the root. A list of only root globs takes nothing of the package but its
+/// package.json (an empty list would mean "the default inputs").
+pub(crate) fn split_root_inputs(dir: &str, inputs: &[String]) -> SplitInputs {
+    let mut split = SplitInputs::default();
     for input in inputs {
         let (bang, rest) = match input.strip_prefix('!') {
             Some(rest) => ("!", rest),
             None => ("", input.as_str()),
         };
-        let outside = || InputOutsideRoot {
-            glob: input.clone(),
+        let root_relative = match rest.strip_prefix(TURBO_ROOT) {
+            Some(glob) => Some(normalize_root_glob("", glob)),
+            None if rest.split('/').any(|c| c == "..") => Some(normalize_root_glob(dir, rest)),
+            None => None,
         };
-        if let Some(glob) = rest.strip_prefix(TURBO_ROOT) {
-            let glob = normalize_root_glob("", glob).ok_or_else(outside)?;
-            root.push(format!("{bang}{glob}"));
-        } else if rest.split('/').any(|c| c == "..") {
-            let glob = normalize_root_glob(dir, rest).ok_or_else(outside)?;
-            root.push(format!("{bang}{glob}"));
-        } else {
-            package.push(input.clone());
+        match root_relative {
+            Some(Some(glob)) => split.root.push(format!("{bang}{glob}")),
+            Some(None) => split.outside.push(input.clone()),
+            None => split.package.push(input.clone()),
         }
     }
-    if package.is_empty() && !inputs.is_empty() {
-        package.push("!**".to_string());
+    if split.package.is_empty() && !inputs.is_empty() {
+        split.package.push("!**".to_string());
     }
-    Ok((package, root))
+    split
 }
 
 /// `glob` (which may hold `..`) taken from directory `dir`, both relative to the root, as a
@@ -295,10 +340,39 @@ fn normalize_root_glob(dir: &str, glob: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// An `inputs` glob that climbs above the workspace root.
-#[derive(Debug)]
-pub(crate) struct InputOutsideRoot {
-    pub(crate) glob: String,
+/// `inputs` globs that climb above the root. One that does so from every package of the run
+/// that has it is an error naming it; one that does so only from some (a root definition's
+/// `../../config.ts`, meant for packages two levels down, in a package one level down) names
+/// no file there, with one warning, as in Turborepo, which finds nothing there either.
+fn check_outside_inputs(ws: &Workspace, graph: &TaskGraph) -> Result<(), RunError> {
+    // glob → (a package dir it escapes from, whether it stays inside from any package)
+    let mut seen: BTreeMap<&str, (Option<&str>, bool)> = BTreeMap::new();
+    for node in graph.nodes() {
+        let dir = package_dir(ws, node)?;
+        let split = split_root_inputs(dir, &node.task.inputs);
+        for glob in &node.task.inputs {
+            let entry = seen.entry(glob.as_str()).or_insert((None, false));
+            if split.outside.contains(glob) {
+                entry.0.get_or_insert(dir);
+            } else {
+                entry.1 = true;
+            }
+        }
+    }
+    for (glob, (escapes_from, inside_somewhere)) in seen {
+        let Some(dir) = escapes_from else { continue };
+        if !inside_somewhere {
+            return Err(RunError::InputOutsideRoot {
+                glob: glob.to_string(),
+                package_dir: dir.to_string(),
+            });
+        }
+        tracing::warn!(
+            "`inputs` glob `{glob}` leads outside the workspace root from `{dir}`: it names no \
+             file there"
+        );
+    }
+    Ok(())
 }
 
 /// The digested input files of one (package, inputs, outputs). Inputs written
@@ -308,22 +382,21 @@ fn group_files(
     ws: &Workspace,
     stat_cache: &StatCache,
     dir: &str,
-    inputs: &[String],
-    outputs: &[String],
+    (inputs, outputs): (&[String], &[String]),
     listed: Option<&[String]>,
+    tracked_ignored: &[String],
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let root = ws.root.as_path();
-    let (package_inputs, root_globs) =
-        split_root_inputs(dir, inputs).map_err(|e| RunError::InputOutsideRoot {
-            glob: e.glob,
-            package_dir: dir.to_string(),
-        })?;
+    let split = split_root_inputs(dir, inputs);
+    let root_globs = split.root;
+    let tracked = under_dir(tracked_ignored, dir);
     let found = collect_inputs(&InputOptions {
         root,
         package_dir: dir,
-        inputs: &package_inputs,
+        inputs: &split.package,
         outputs,
         listing: listed,
+        tracked_ignored: &tracked,
     })?;
     let mut files = hash_files(&found, stat_cache, root)?;
     if !root_globs.is_empty() {
@@ -340,27 +413,42 @@ fn group_files(
 }
 
 /// The input files of one task as they are now, walked afresh: to check, before storing a
-/// result, that nothing changed under the task while it ran.
+/// result, that nothing changed under the task while it ran. `tracked_ignored` is the
+/// plan's ([`HashedPlan::tracked_ignored`]).
 pub fn current_input_files(
     ws: &Workspace,
     stat_cache: &StatCache,
     node: &TaskNode,
+    tracked_ignored: &[String],
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let dir = package_dir(ws, node)?;
     group_files(
         ws,
         stat_cache,
         dir,
-        &node.task.inputs,
-        &node.task.outputs,
+        (&node.task.inputs, &node.task.outputs),
         None,
+        tracked_ignored,
     )
 }
 
-/// `globalDependencies` files and `globalEnv` values.
+/// `globalDependencies` files and `globalEnv` values. As in Turborepo, the root
+/// `.gitattributes` is a global input too (it changes how git reads every file), and so is
+/// the root `package.json` of a JavaScript workspace without a lockfile, which then stands
+/// for the third-party versions nothing records.
 fn global_inputs(ctx: &HashContext<'_>) -> Result<GlobalInputs, RunError> {
     let ws = ctx.workspace;
-    let files = collect_global_inputs(&ws.root, &ws.pipeline.global_dependencies)?;
+    let mut globs = ws.pipeline.global_dependencies.clone();
+    if ws.root.join(".gitattributes").is_file() {
+        globs.push(".gitattributes".to_string());
+    }
+    if ws.lockfile.is_none()
+        && ws.package_manager != kiln_workspace::PackageManager::None
+        && ws.root.join("package.json").is_file()
+    {
+        globs.push("package.json".to_string());
+    }
+    let files = collect_global_inputs(&ws.root, &globs)?;
     let digests = hash_files(&files, ctx.stat_cache, &ws.root)?;
     let env = env_digests(&ws.pipeline.global_env, ctx.env);
     Ok(GlobalInputs {

@@ -32,4 +32,4 @@ pub use hashing::{
 pub use output_state::{OutputRecord, OutputState};
 pub use plan_checks::{OutputsOverlap, output_overlaps};
 pub use remote::{CacheModes, RemoteTier, parse_cache_modes};
-pub use task::{CacheMode, TaskContext, run_task};
+pub use task::{CacheMode, TaskContext, run_task, turbo_log_name};

@@ -30,8 +30,32 @@ impl std::fmt::Display for OutputsOverlap {
     }
 }
 
+/// Whether one of the two tasks waits for the other, directly or not: then they never run at
+/// once, and always in one order.
+fn ordered(graph: &TaskGraph, a: &kiln_core::TaskId, b: &kiln_core::TaskId) -> bool {
+    let (Some(a), Some(b)) = (graph.index_of(a), graph.index_of(b)) else {
+        return false;
+    };
+    // Graph order is topological: only the later one can depend on the earlier one.
+    let (earlier, later) = (a.min(b), a.max(b));
+    let mut seen = vec![false; later + 1];
+    let mut stack = vec![later];
+    while let Some(i) = stack.pop() {
+        for &d in &graph.deps()[i] {
+            if d == earlier {
+                return true;
+            }
+            if d > earlier && !std::mem::replace(&mut seen[d], true) {
+                stack.push(d);
+            }
+        }
+    }
+    false
+}
+
 /// Every pair of tasks of one package whose `outputs` can name the same file (`build` and
-/// `typecheck` both writing `.cache/tsbuildinfo.json`), first task first in graph order.
+/// `typecheck` both writing `.cache/tsbuildinfo.json`) that the graph does not already order,
+/// first task first in graph order.
 /// Turborepo runs such tasks; so does kiln, one after the other (see
 /// [`crate::ExecuteOptions::overlaps`]), so that neither packs the other's half-written
 /// files and a restore replays them in the order they ran. Persistent tasks and tasks
@@ -54,6 +78,9 @@ pub fn output_overlaps(ws: &Workspace, graph: &TaskGraph) -> Result<Vec<OutputsO
         });
         for (i, a) in nodes.iter().enumerate() {
             for b in &nodes[i + 1..] {
+                if ordered(graph, &a.id, &b.id) {
+                    continue;
+                }
                 if let Some((first_glob, second_glob)) =
                     outputs_overlap(&a.task.outputs, &b.task.outputs, within)?
                 {

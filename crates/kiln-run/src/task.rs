@@ -55,6 +55,8 @@ pub struct TaskContext<'a> {
     pub state: &'a BuildState,
     /// The global inputs of this run (to name the one that changed).
     pub global: &'a GlobalInputs,
+    /// Files git tracks although ignored ([`crate::HashedPlan::tracked_ignored`]).
+    pub tracked_ignored: &'a [String],
     /// Where this run notes each task that succeeds (for `--resume`).
     pub journal: Option<&'a Journal>,
     /// `--resume`: the tasks that succeeded in the run being resumed, with their keys; a
@@ -566,7 +568,7 @@ fn store(
 ) {
     // The key was computed before the task ran. If an input changed since (an edit during
     // the run, or a task that writes into its own inputs), the outputs do not belong to it.
-    match current_input_files(ctx.workspace, ctx.stat_cache, node) {
+    match current_input_files(ctx.workspace, ctx.stat_cache, node, ctx.tracked_ignored) {
         Ok(now) => {
             if let Some(path) = first_difference(&now, &hashed.manifest.files) {
                 ctx.warn(
@@ -652,10 +654,16 @@ fn write_turbo_log(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask, 
         return;
     }
     let dir = hashed.package_dir.join(".turbo");
-    let path = dir.join(format!("turbo-{}.log", node.id.task));
+    let path = dir.join(turbo_log_name(node.id.task.as_str()));
     if let Err(e) = fs_err::create_dir_all(&dir).and_then(|()| fs_err::write(&path, log)) {
         tracing::debug!("could not write the task log: {e}");
     }
+}
+
+/// `turbo-<task>.log`, with `:` spelt `$colon$` as Turborepo spells it (`build:types` is a
+/// common task name, and no file name on Windows).
+pub fn turbo_log_name(task: &str) -> String {
+    format!("turbo-{}.log", task.replace(':', "$colon$"))
 }
 
 fn kept_log(log: &[u8]) -> Option<String> {

@@ -97,6 +97,37 @@ fn diff_command() -> GitCommand {
     ])
 }
 
+impl Git {
+    /// The files git tracks in the workspace although an ignore rule matches them (added with
+    /// `git add -f`, or ignored after they were committed): git reports their changes, so they
+    /// are inputs like any tracked file. Workspace-relative, sorted.
+    pub fn tracked_but_ignored(&self) -> Result<Vec<String>, ScmError> {
+        let scope = if self.prefix().is_empty() {
+            ".".to_string()
+        } else {
+            format!(":/{}", self.prefix().trim_end_matches('/'))
+        };
+        let stdout = GitCommand::new("ls-files")
+            .args([
+                "-z",
+                "--cached",
+                "--ignored",
+                "--exclude-standard",
+                "--full-name",
+                "--",
+            ])
+            .arg(scope)
+            .run(self.toplevel())?;
+        let mut files: Vec<String> = paths(stdout)
+            .iter()
+            .filter_map(|p| self.workspace_path(p))
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+}
+
 fn paths(stdout: Vec<u8>) -> Vec<Vec<u8>> {
     nul_records(&stdout).map(<[u8]>::to_vec).collect()
 }
@@ -108,6 +139,20 @@ mod tests {
 
     fn files(changed: &ChangedFiles) -> Vec<&str> {
         changed.files.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn tracked_files_an_ignore_rule_matches_are_listed() {
+        let repo = TestRepo::new();
+        repo.write(".gitignore", ".env*\n");
+        repo.write(".env.example", "A=1");
+        repo.write("src/a.ts", "a");
+        repo.git(&["add", "-A"]);
+        repo.git(&["add", "-f", ".env.example"]);
+        repo.git(&["commit", "-q", "-m", "init"]);
+        repo.write(".env.local", "untracked and ignored");
+        let git = Git::open(repo.path()).unwrap();
+        assert_eq!(git.tracked_but_ignored().unwrap(), [".env.example"]);
     }
 
     /// A repository with one commit on `main`, opened at its top level, and that commit as base.

@@ -26,6 +26,7 @@ use crate::cargo_members::{self, Crate};
 use crate::cargo_toml::{self, CargoManifest};
 use crate::error::ConfigError;
 use crate::kiln_toml::{self, KilnToml, Place};
+use crate::linking::Linking;
 use crate::manifest::{self, PackageJson, Target};
 use crate::members::{self, Pattern};
 use crate::package_manager::{self, Evidence};
@@ -58,6 +59,9 @@ impl Workspace {
 struct PnpmWorkspace {
     #[serde(default)]
     packages: Vec<String>,
+    /// `true`, `false` or `deep`.
+    #[serde(rename = "linkWorkspacePackages")]
+    link_workspace_packages: Option<serde_yaml::Value>,
 }
 
 fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
@@ -82,6 +86,21 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         has_pnpm_workspace: pnpm.is_some(),
         has_package_json: root_json.is_some(),
     });
+    let linking = Linking::detect(
+        &root,
+        package_manager,
+        root_json
+            .as_ref()
+            .and_then(|j| j.package_manager.as_deref())
+            .and_then(|field| field.split_once('@'))
+            .map(|(_, version)| version),
+        pnpm.as_ref()
+            .and_then(|p| p.link_workspace_packages.as_ref())
+            .map(|v| match v {
+                serde_yaml::Value::Bool(b) => *b,
+                other => other.as_str() == Some("deep"),
+            }),
+    );
 
     // pnpm reads only pnpm-workspace.yaml; the others only package.json `workspaces`.
     let npm_globs = root_json.as_ref().and_then(|j| j.workspaces.as_ref());
@@ -180,6 +199,15 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         .iter()
         .map(|m| (m.dir.as_str(), m.name.as_str()))
         .collect();
+    let known = Known {
+        names: &names,
+        by_dir: &by_dir,
+        versions: found
+            .iter()
+            .map(|m| (m.name.as_str(), member_version(m)))
+            .collect(),
+        linking,
+    };
     let mut packages = Vec::with_capacity(found.len() + 1);
     for m in &found {
         for (dep, span) in &m.kiln_deps {
@@ -194,7 +222,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
                 );
             }
         }
-        let (mut deps, external) = all_dependencies(m, &names, &by_dir);
+        let (mut deps, external) = all_dependencies(m, &known);
         deps.extend(m.kiln_deps.iter().map(|(d, _)| d.clone()));
         packages.push(package(m, &m.name, deps, external));
     }
@@ -219,7 +247,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         krate: root_folded_crate,
         ..Member::default()
     };
-    let (root_deps, root_external) = all_dependencies(&root_member, &names, &by_dir);
+    let (root_deps, root_external) = all_dependencies(&root_member, &known);
     packages.push(package(
         &root_member,
         kiln_core::ROOT_PACKAGE,
@@ -243,6 +271,7 @@ fn parse_pnpm(text: &str) -> Result<PnpmWorkspace, ConfigError> {
     if text.trim().is_empty() {
         return Ok(PnpmWorkspace {
             packages: Vec::new(),
+            link_workspace_packages: None,
         });
     }
     serde_yaml::from_str(text).map_err(|e| {
@@ -408,17 +437,31 @@ fn read_member(
     }))
 }
 
+/// What is known of the workspace's packages once every member is read.
+struct Known<'a> {
+    /// Name → directory.
+    names: &'a BTreeMap<&'a str, &'a str>,
+    /// Directory → name.
+    by_dir: &'a BTreeMap<&'a str, &'a str>,
+    versions: BTreeMap<&'a str, Option<&'a str>>,
+    linking: Linking,
+}
+
+fn member_version(m: &Member) -> Option<&str> {
+    match (&m.json, &m.krate) {
+        (Some(j), _) => j.version.as_deref(),
+        (None, Some(krate)) => krate.version.as_deref(),
+        (None, None) => None,
+    }
+}
+
 /// A member's dependencies from every manifest it has, split in two: the workspace packages
 /// (unsorted) and the third-party ones, which come from the manifest that names the package
 /// (`package.json` over `Cargo.toml`), so that they stay in one ecosystem.
-fn all_dependencies(
-    m: &Member,
-    names: &BTreeMap<&str, &str>,
-    by_dir: &BTreeMap<&str, &str>,
-) -> (Vec<String>, BTreeMap<String, String>) {
-    let (mut internal, mut external) = dependencies(m.json.as_ref(), &m.dir, names, by_dir);
+fn all_dependencies(m: &Member, known: &Known<'_>) -> (Vec<String>, BTreeMap<String, String>) {
+    let (mut internal, mut external) = dependencies(m.json.as_ref(), &m.dir, known);
     if let Some(krate) = &m.krate {
-        let (crates, third_party) = cargo_members::split_dependencies(krate, by_dir);
+        let (crates, third_party) = cargo_members::split_dependencies(krate, known.by_dir);
         internal.extend(crates);
         if m.json.is_none() {
             external = third_party;
@@ -427,30 +470,40 @@ fn all_dependencies(
     (internal, external)
 }
 
-/// The manifest's dependency fields split in two: the workspace packages they name (sorted,
-/// unique, not itself), and the third-party ones (name → spec).
+/// The manifest's dependency fields split in two: the workspace packages they link (sorted,
+/// unique, not itself; see `linking.rs`), and the third-party ones (name → spec; a name in
+/// several fields keeps its first spec, `dependencies` first, as lockfiles record it).
 fn dependencies(
     json: Option<&PackageJson>,
     dir: &str,
-    names: &BTreeMap<&str, &str>,
-    by_dir: &BTreeMap<&str, &str>,
+    known: &Known<'_>,
 ) -> (Vec<String>, BTreeMap<String, String>) {
-    let own = by_dir.get(dir).copied();
+    let own = known.by_dir.get(dir).copied();
     let mut internal = Vec::new();
     let mut external = BTreeMap::new();
     for (key, spec) in json.into_iter().flat_map(PackageJson::dependency_specs) {
+        let links = |name: &str| {
+            let version = known.versions.get(name).copied().flatten();
+            known.linking.links(spec, version)
+        };
         let workspace_package = match manifest::target(key, spec) {
-            Target::Name(name) => names.contains_key(name).then_some(name),
-            Target::Path(rel) => {
-                manifest::join_dir(dir, rel).and_then(|d| by_dir.get(d.as_str()).copied())
-            }
+            Target::Name(name) => known
+                .names
+                .contains_key(name)
+                .then_some(name)
+                .filter(|n| links(n)),
+            Target::Path(rel) => manifest::join_dir(dir, rel)
+                .and_then(|d| known.by_dir.get(d.as_str()).copied())
+                .filter(|n| links(n)),
             Target::External => None,
         };
         match workspace_package {
             Some(name) if Some(name) != own => internal.push(name.to_string()),
             Some(_) => {}
             None => {
-                external.insert(key.to_string(), spec.to_string());
+                external
+                    .entry(key.to_string())
+                    .or_insert_with(|| spec.to_string());
             }
         }
     }

@@ -18,6 +18,7 @@ mod error;
 mod frameworks;
 mod jsonc;
 mod kiln_toml;
+mod linking;
 mod manifest;
 mod members;
 mod package_manager;

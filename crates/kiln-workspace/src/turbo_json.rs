@@ -38,6 +38,7 @@ const ROOT_KEYS: &[&str] = &[
     "//",
     "$schema",
     "agentGuidance",
+    "baseBranch",
     "boundaries",
     "cacheDir",
     "cacheMaxAge",
@@ -110,6 +111,10 @@ impl Doc<'_> {
 /// Root keys kiln reads but does not act on yet, with why.
 const IGNORED_ROOT_KEYS: &[(&str, &str)] = &[
     ("agentGuidance", "kiln writes no agent guidance"),
+    (
+        "baseBranch",
+        "Turborepo 1.x's; `--affected` compares with `--base`, else the default branch",
+    ),
     ("boundaries", "kiln does not check package boundaries"),
     (
         "cacheMaxAge",
@@ -423,7 +428,7 @@ fn task_entries<'m>(
 struct RawTask {
     def: TaskDefinition,
     /// Which array fields asked to extend the inherited value.
-    extend: [bool; 5],
+    extend: [bool; 6],
     extends: Option<bool>,
 }
 
@@ -432,6 +437,7 @@ const INPUTS: usize = 1;
 const OUTPUTS: usize = 2;
 const ENV: usize = 3;
 const PASS_THROUGH: usize = 4;
+const WITH: usize = 5;
 
 impl RawTask {
     fn resolve(mut self, base: Option<&TaskDefinition>) -> TaskDefinition {
@@ -465,6 +471,11 @@ impl RawTask {
             b.and_then(|b| b.pass_through_env.as_ref()),
             self.extend[PASS_THROUGH],
         );
+        inherit(
+            &mut d.with,
+            b.and_then(|b| b.with.as_ref()),
+            self.extend[WITH],
+        );
         if self.extends == Some(false) {
             // A fresh definition: every field set, so that nothing of the root shows through.
             d.depends_on.get_or_insert_default();
@@ -493,7 +504,7 @@ fn read_task(
     };
     let mut raw = RawTask {
         def: TaskDefinition::default(),
-        extend: [false; 5],
+        extend: [false; 6],
         extends: None,
     };
     let mut dot_env = None;
@@ -541,7 +552,7 @@ fn read_task(
                 strings(doc, &at, value)?;
                 ignored.push(doc.ignored(&at, "kiln does not check package boundaries"));
             }
-            "with" => raw.def.with = strings(doc, &at, value)?,
+            "with" => raw.def.with = list(WITH)?,
             "envMode" => raw.def.env_mode = Some(env_mode(doc, &at, value)?),
             "outputLogs" | "outputMode" => {
                 let text = string(doc, &at, value)?;

@@ -35,6 +35,8 @@ pub(crate) struct RunView<'a> {
     pub(crate) env: &'a BTreeMap<String, String>,
     /// The packages the filters selected.
     pub(crate) scope: &'a std::collections::BTreeSet<kiln_core::PackageName>,
+    /// Whether the run had filters (the root package is then listed when selected).
+    pub(crate) filtered: bool,
 }
 
 pub(crate) fn print(format: DryRunFormat, view: &RunView<'_>, store: &LocalStore) {
@@ -86,12 +88,13 @@ fn write_text(out: &mut impl Write, view: &RunView<'_>, cached: &[bool]) -> std:
 /// The whole `--dry=json` document; `cached[i]`: whether task `i`'s key is in the cache.
 pub(crate) fn to_json(view: &RunView<'_>, cached: &[bool]) -> Value {
     let ws = view.ws;
-    // The packages in scope, as Turborepo lists them: the root only with a task of its own.
-    let root_task = view.graph.nodes().iter().any(|n| n.id.package.is_root());
+    // The packages in scope, as Turborepo lists them: the root when a filter chose it or it
+    // has a task of its own (every run without a filter has it in scope, unlisted).
+    let root_listed = view.filtered || view.graph.nodes().iter().any(|n| n.id.package.is_root());
     let packages: Vec<&str> = view
         .scope
         .iter()
-        .filter(|p| root_task || !p.is_root())
+        .filter(|p| root_listed || !p.is_root())
         .map(|p| p.as_str())
         .collect();
     let tasks: Vec<Value> = (0..view.graph.len())
@@ -115,8 +118,8 @@ pub(crate) fn to_json(view: &RunView<'_>, cached: &[bool]) -> Value {
             "hashOfInternalDependencies": "",
             "environmentVariables": {
                 "specified": {
-                    "env": sorted(&pipeline.global_env),
-                    "passThroughEnv": global_pass.map(|p| sorted(p)),
+                    "env": deduplicated(&pipeline.global_env),
+                    "passThroughEnv": global_pass.map(|p| deduplicated(p)),
                 },
                 "configured": hashed_values(&pipeline.global_env, view.env),
                 "inferred": [],
@@ -166,10 +169,20 @@ fn task_json(view: &RunView<'_>, i: usize, cached: bool) -> Value {
         .map(|_| sorted(&task.pass_through_env));
     let inferred_patterns =
         kiln_run::task_env::inferred_env(ws, node, |n| view.env.get(n).cloned());
-    let inputs: Vec<String> = sorted(&task.inputs)
-        .into_iter()
-        .filter(|g| g != kiln_hash::TURBO_DEFAULT)
+    // As Turborepo writes them: without `$TURBO_DEFAULT$`, `$TURBO_ROOT$/x` from the package.
+    let mut inputs: Vec<String> = task
+        .inputs
+        .iter()
+        .filter(|g| *g != kiln_hash::TURBO_DEFAULT)
+        .map(|g| {
+            let (bang, glob) = g.strip_prefix('!').map_or(("", g.as_str()), |r| ("!", r));
+            match glob.strip_prefix(kiln_run::TURBO_ROOT) {
+                Some(rel) => format!("{bang}{}", relative_to(dir, rel)),
+                None => g.clone(),
+            }
+        })
         .collect();
+    inputs.sort();
     let mut value = json!({
         "taskId": id.to_string(),
         "task": id.task.as_str(),
@@ -225,7 +238,7 @@ fn task_json(view: &RunView<'_>, i: usize, cached: bool) -> Value {
 /// Where Turborepo keeps a task's log (root-relative), and kiln too in a repository with a
 /// `turbo.json`.
 pub(crate) fn log_file(dir: &str, task: &str) -> String {
-    let file = format!(".turbo/turbo-{task}.log");
+    let file = format!(".turbo/{}", kiln_run::turbo_log_name(task));
     if dir.is_empty() {
         file
     } else {
@@ -270,6 +283,12 @@ fn hashed_values(patterns: &[String], env: &BTreeMap<String, String>) -> Vec<Str
 fn sorted(list: &[String]) -> Vec<String> {
     let mut list = list.to_vec();
     list.sort();
+    list
+}
+
+fn deduplicated(list: &[String]) -> Vec<String> {
+    let mut list = sorted(list);
+    list.dedup();
     list
 }
 

@@ -80,6 +80,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         global: &plan.global,
         env: &env,
         scope: &scope,
+        filtered: !args.filters.is_empty(),
     };
     if let Some(format) = args.dry_run {
         dry_run::print(format, &view, &store);
@@ -186,6 +187,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         env: &task_env,
         state: &state,
         global: &plan.global,
+        tracked_ignored: &plan.tracked_ignored,
         journal: journal.as_ref(),
         resumed: resumed.as_ref(),
         trees: Some(&trees),
@@ -411,12 +413,25 @@ pub(crate) fn hash_plan(
     if let Err(e) = stat_cache.save(&stat_cache_path) {
         tracing::warn!("could not save the stat cache: {}", error_chain(&e));
     }
+    keep_out_of_git(&ws.root.join(".kiln"));
     tracing::debug!(
         hits = stat_cache.hits(),
         misses = stat_cache.misses(),
         "stat cache saved"
     );
     Ok((plan, stat_cache))
+}
+
+/// `.kiln/` is a cache: a `.gitignore` inside it keeps it out of `git status` in repositories
+/// that do not ignore it (as Turborepo's users ignore `.turbo/`).
+fn keep_out_of_git(dir: &Path) {
+    let file = dir.join(".gitignore");
+    if dir.is_dir()
+        && !file.exists()
+        && let Err(e) = fs_err::write(&file, "# kiln's cache: never committed\n*\n")
+    {
+        tracing::debug!("could not write {}: {e}", file.display());
+    }
 }
 
 /// Filters → package scope → task graph (`--only` and `--` arguments applied), with every

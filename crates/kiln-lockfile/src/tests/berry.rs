@@ -68,3 +68,49 @@ fn corrupt_input_is_an_error_naming_the_file() {
     );
     assert_corrupt_names_file(FILE, "__metadata:\n  version: 8\n\"a@npm:^1\": [\n");
 }
+
+/// yarn 2 and 3 (lockfile v6) write some ranges unquoted: YAML reads `2` and `0.3` as
+/// numbers, and they are ranges all the same.
+#[test]
+fn unquoted_numeric_ranges_of_yarn_3_resolve() {
+    let text = r#"__metadata:
+  version: 6
+  cacheKey: 8
+
+"a@workspace:packages/a":
+  version: 0.0.0-use.local
+  resolution: "a@workspace:packages/a"
+  dependencies:
+    glob: ^7.1.3
+  languageName: unknown
+  linkType: soft
+
+"glob@npm:^7.1.3":
+  version: 7.2.3
+  resolution: "glob@npm:7.2.3"
+  dependencies:
+    inherits: 2
+    split: 0.3
+  languageName: node
+  linkType: hard
+
+"inherits@npm:2":
+  version: 2.0.4
+  resolution: "inherits@npm:2.0.4"
+  languageName: node
+  linkType: hard
+
+"split@npm:0.3":
+  version: 0.3.3
+  resolution: "split@npm:0.3.3"
+  languageName: node
+  linkType: hard
+"#;
+    let lock = parse(FILE, text);
+    let closure = closure_of(&lock, "packages/a", "a", &[("glob", "^7.1.3")]);
+    assert!(closure.unresolved.is_empty(), "{:?}", closure.unresolved);
+    assert_eq!(
+        ids(&closure),
+        ["glob@7.2.3", "inherits@2.0.4", "split@0.3.3"]
+    );
+}

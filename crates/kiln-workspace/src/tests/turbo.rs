@@ -272,6 +272,25 @@ fn turbo_extends_appends_to_the_inherited_arrays() {
 }
 
 #[test]
+fn turbo_extends_appends_to_the_inherited_with_too() {
+    let dir = repo(&[
+        ("package.json", r#"{"workspaces": ["apps/*"]}"#),
+        (
+            "turbo.json",
+            r#"{"tasks": {"build": {"with": ["watch"]}, "watch": {}}}"#,
+        ),
+        ("apps/web/package.json", &pkg("web")),
+        (
+            "apps/web/turbo.json",
+            r#"{"extends": ["//"], "tasks": {"build": {"with": ["$TURBO_EXTENDS$", "ui#serve"]}}}"#,
+        ),
+    ]);
+    let ws = crate::Workspace::discover(dir.path()).unwrap();
+    let def = ws.task_definition(&"web".into(), "build").unwrap();
+    assert_eq!(def.with, list(&["watch", "ui#serve"]));
+}
+
+#[test]
 fn extends_false_starts_a_fresh_definition() {
     let dir = with_package_config(
         r#"{"extends": ["//"], "tasks": {"build": {"extends": false, "cache": false}}}"#,

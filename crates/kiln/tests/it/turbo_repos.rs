@@ -345,3 +345,164 @@ fn pnpm_catalogs_and_overrides_resolve_and_only_the_runs_packages_are_warned_abo
     repo.run_ok(&["run", "build", "--filter=a"]);
     assert_eq!(ran(&repo), ["a"]);
 }
+
+/// A dependency on a workspace package's name links it only as the package manager would:
+/// npm takes a range its version satisfies; pnpm 9 only `workspace:` specs.
+#[test]
+fn workspace_dependencies_link_as_the_package_manager_links_them() {
+    let npm = workspace(
+        &["packages/*"],
+        r#"{ "tasks": { "build": { "dependsOn": ["^build"] } } }"#,
+    );
+    let dep = |repo: &Repo, name: &str, spec: &str| {
+        repo.write(
+            &format!("packages/{name}/package.json"),
+            &format!(
+                r#"{{ "name": "{name}", "version": "1.0.0", "scripts": {{ "build": "true" }}, "dependencies": {{ "b": "{spec}" }} }}"#
+            ),
+        );
+    };
+    package(&npm, "packages/b", "b", &[], &[("build", "true")]);
+    for (name, spec) in [
+        ("in-range", "^1.0.0"),
+        ("tag", "latest"),
+        ("unsatisfied", "^2.0.0"),
+        ("alias", "npm:b@^1"),
+        ("protocol", "workspace:*"),
+    ] {
+        dep(&npm, name, spec);
+    }
+    npm.commit("fixture");
+    assert_same_graph(&npm, &["build"]);
+    let graph = crate::turbo_graph::graph_of(&kiln_dry(&npm, &["build"]));
+    assert!(graph["unsatisfied#build"].is_empty() && graph["alias#build"].is_empty());
+    assert_eq!(graph["in-range#build"], ["b#build"]);
+
+    // pnpm 9: only the `workspace:` protocol links.
+    let pnpm = Repo::empty();
+    pnpm.write(
+        "package.json",
+        r#"{ "name": "root", "private": true, "packageManager": "pnpm@9.15.0" }"#,
+    )
+    .write("pnpm-workspace.yaml", "packages:\n  - packages/*\n")
+    .write(
+        "turbo.json",
+        r#"{ "tasks": { "build": { "dependsOn": ["^build"] } } }"#,
+    );
+    package(&pnpm, "packages/b", "b", &[], &[("build", "true")]);
+    dep(&pnpm, "in-range", "^1.0.0");
+    dep(&pnpm, "protocol", "workspace:*");
+    pnpm.commit("fixture");
+    assert_same_graph(&pnpm, &["build"]);
+    let graph = crate::turbo_graph::graph_of(&kiln_dry(&pnpm, &["build"]));
+    assert!(graph["in-range#build"].is_empty());
+    assert_eq!(graph["protocol#build"], ["b#build"]);
+}
+
+#[test]
+fn a_root_glob_that_leaves_the_repository_from_one_package_names_nothing_there() {
+    // A root `inputs` written for packages two levels down, in a package one level down.
+    let repo = workspace(
+        &["packages/*", "demo"],
+        r#"{ "tasks": { "build": { "inputs": ["src/**", "../../tsup.config.ts"] } } }"#,
+    );
+    package(&repo, "packages/x", "x", &[], &[("build", "true")]);
+    package(&repo, "demo", "demo", &[], &[("build", "true")]);
+    repo.write("tsup.config.ts", "export {}");
+    repo.commit("fixture");
+    assert_same_graph(&repo, &["build"]);
+    let out = repo.run_ok(&["run", "build"]);
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("leads outside the workspace root from `demo`")
+            .count(),
+        1,
+        "{err}"
+    );
+    let dry = kiln_dry(&repo, &["build"]);
+    assert!(inputs_of(&dry, "x#build").contains("../../tsup.config.ts"));
+}
+
+#[test]
+fn tracked_files_an_ignore_rule_matches_are_inputs_as_in_turbo() {
+    let repo = workspace(&["packages/*"], r#"{ "tasks": { "build": {} } }"#);
+    package(
+        &repo,
+        "packages/a",
+        "a",
+        &[],
+        &[("build", "mkdir -p ../../ran && touch ../../ran/a")],
+    );
+    repo.write("packages/a/.gitignore", ".env*\n")
+        .write("packages/a/.env.example", "A=1")
+        .write("packages/a/i.ts", "x")
+        .write(".gitattributes", "* text=auto\n");
+    repo.git(&["init", "-q", "-b", "main"]);
+    repo.git(&["add", "-f", "packages/a/.env.example"]);
+    repo.commit("fixture");
+    let kiln = kiln_dry(&repo, &["build"]);
+    let turbo = turbo_dry(&repo, &["build"]);
+    assert_eq!(inputs_of(&kiln, "a#build"), inputs_of(&turbo, "a#build"));
+    assert!(inputs_of(&kiln, "a#build").contains(".env.example"));
+    // The root `.gitattributes` is a global input, as in turbo.
+    let files = |doc: &serde_json::Value| -> Vec<String> {
+        doc["globalCacheInputs"]["files"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(files(&kiln), files(&turbo));
+    repo.run_ok(&["run", "build"]);
+    assert_eq!(ran(&repo), ["a"]);
+    repo.write("packages/a/.env.example", "A=2");
+    repo.run_ok(&["run", "build"]);
+    assert_eq!(
+        ran(&repo),
+        ["a"],
+        "an edit of the tracked file re-runs the task"
+    );
+    repo.run_ok(&["run", "build"]);
+    assert!(ran(&repo).is_empty(), "and its result was stored");
+}
+
+#[test]
+fn overlapping_outputs_of_tasks_the_graph_orders_need_no_warning() {
+    let repo = workspace(
+        &["packages/*"],
+        r#"{ "tasks": {
+            "type:gen": { "outputs": ["lib/**/*.d.ts"] },
+            "build": { "dependsOn": ["type:gen"], "outputs": ["lib/**"] } } }"#,
+    );
+    package(
+        &repo,
+        "packages/a",
+        "a",
+        &[],
+        &[
+            ("build", "mkdir -p lib && echo js > lib/a.js"),
+            ("type:gen", "mkdir -p lib && echo d > lib/a.d.ts"),
+        ],
+    );
+    repo.commit("fixture");
+    let out = repo.run_ok(&["run", "build"]);
+    assert!(!stderr(&out).contains("overlapping"), "{}", stderr(&out));
+    // Logs go where turbo writes them, `:` spelt as turbo spells it.
+    let kiln = kiln_dry(&repo, &["build"]);
+    let turbo = turbo_dry(&repo, &["build"]);
+    let log = |doc: &serde_json::Value| {
+        doc["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == "a#type:gen")
+            .unwrap()["logFile"]
+            .clone()
+    };
+    assert_eq!(log(&kiln), log(&turbo));
+    assert!(
+        repo.path("packages/a/.turbo/turbo-type$colon$gen.log")
+            .exists()
+    );
+}
