@@ -2,15 +2,16 @@
 //!
 //! | `inputs` | selected files |
 //! |---|---|
-//! | empty | the default set: every file under the package not ignored by git (see [`crate::walk`] for the rules), minus the task's own `outputs`. As in Turborepo, that includes the files of packages nested inside it, and the root package's set is every file of the workspace |
+//! | empty | the default set: every file under the package not ignored by git (see [`crate::walk`] for the rules), minus the task's own `outputs` that git does not track. As in Turborepo, that includes the files of packages nested inside it, and the root package's set is every file of the workspace |
 //! | globs | the (not ignored) files matching each glob, in order: a glob adds, `!glob` removes from what came before, `$TURBO_DEFAULT$` adds the default set |
 //!
 //! In both cases the package's `package.json` is an input (it holds the scripts and the
-//! dependency ranges), and with globs its `turbo.json` too, as Turborepo has it. Outputs are taken out of the default set so that a package that forgot
-//! to gitignore `dist/` does not change its own key by building; explicit globs are the
-//! user's word and are not filtered. A file git tracks although an ignore rule matches it
-//! (`git add -f .env.example`) is in the default set: git sees its changes. A literal glob (`.env.local`) names its file even if git
-//! ignores it.
+//! dependency ranges), and with globs its `turbo.json` too, as Turborepo has it. Outputs git
+//! does not track are taken out of the default set, so that a package that forgot to
+//! gitignore `dist/` does not change its own key by building; explicit globs are the user's
+//! word and are not filtered. A file git tracks although an ignore rule matches it (`git add
+//! -f .env.example`) is in the default set: git sees its changes. A literal glob
+//! (`.env.local`) names its file even if git ignores it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use crate::glob::{InputOp, OutputMatcher, compile_inputs};
 use crate::walk::walk;
 
 /// What [`collect_inputs`] needs to know about one task.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct InputOptions<'a> {
     /// Absolute path of the workspace root.
     pub root: &'a Path,
@@ -37,6 +38,11 @@ pub struct InputOptions<'a> {
     /// (package-relative, sorted): git reports their changes, so they are in the default set
     /// too, as in Turborepo.
     pub tracked_ignored: &'a [String],
+    /// Whether git tracks a package-relative path. A file matching the task's `outputs` is
+    /// left out of the default set only when untracked: a tracked one is a source, and
+    /// leaving it out would let a hit restore an old copy over an edit of it. `None`
+    /// (outside git): every output is left out.
+    pub is_tracked: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
 }
 
 /// One input file.
@@ -89,7 +95,8 @@ pub fn collect_inputs(opts: &InputOptions<'_>) -> Result<Vec<InputFile>, HashErr
         merged = all;
         &merged
     };
-    let default = || universe.iter().filter(|rel| !outputs.is_output(rel));
+    let left_out = |rel: &str| outputs.is_output(rel) && !opts.is_tracked.is_some_and(|t| t(rel));
+    let default = || universe.iter().filter(|rel| !left_out(rel));
 
     if opts.inputs.is_empty() {
         // The common case, kept off the set: the universe is sorted and has no duplicates.

@@ -31,6 +31,7 @@ fn collect(root: &Path, task: Task<'_>) -> Vec<InputFile> {
         outputs: &outputs,
         listing: None,
         tracked_ignored: &[],
+        is_tracked: None,
     })
     .unwrap()
 }
@@ -223,6 +224,7 @@ fn files_git_tracks_although_ignored_are_default_inputs() {
         outputs: &outputs,
         listing: None,
         tracked_ignored: &tracked,
+        is_tracked: None,
     })
     .unwrap();
     assert!(rels(&files).contains(&"debug.log"), "{:?}", rels(&files));
@@ -262,6 +264,7 @@ fn a_missing_package_dir_is_an_error_naming_it() {
         outputs: &[],
         listing: None,
         tracked_ignored: &[],
+        is_tracked: None,
     })
     .unwrap_err();
     assert!(err.to_string().contains("packages/nope"), "{err}");
@@ -277,6 +280,7 @@ fn a_package_dir_that_climbs_out_of_the_root_is_rejected() {
         outputs: &[],
         listing: None,
         tracked_ignored: &[],
+        is_tracked: None,
     })
     .unwrap_err();
     assert!(matches!(err, HashError::InvalidPackageDir { .. }));

@@ -37,6 +37,7 @@
 //!     outputs: &outputs,
 //!     listing: None,
 //!     tracked_ignored: &[],
+//!     is_tracked: None,
 //! })?;
 //! let cache = StatCache::load(&root.join(".kiln/state/stat-cache-v1.bin"));
 //! let inputs = KeyInputs {

@@ -256,6 +256,7 @@ fn collect_inputs_selects_the_same_files_from_a_listing() {
                 outputs,
                 listing: None,
                 tracked_ignored: &[],
+                is_tracked: None,
             };
             let from_listing = InputOptions {
                 listing: listed.as_deref(),

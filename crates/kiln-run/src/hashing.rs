@@ -22,6 +22,7 @@ use kiln_workspace::{EnvMode, ResolvedTask, Workspace};
 use rayon::prelude::*;
 
 use crate::RunError;
+use crate::git_files::GitFiles;
 use crate::script_env::task_steps;
 
 /// A task of the plan with its key.
@@ -55,10 +56,9 @@ pub struct HashedPlan {
     pub tasks: Vec<HashedTask>,
     /// The global inputs every key includes (kept in the build state, to explain changes).
     pub global: GlobalInputs,
-    /// Files git tracks although an ignore rule matches them (root-relative, sorted):
-    /// inputs like any tracked file, to be found again when inputs are checked before a
-    /// result is stored.
-    pub tracked_ignored: Vec<String>,
+    /// What git tracks, as hashing asked it: to select the same inputs again when they are
+    /// checked before a result is stored.
+    pub git: std::sync::Arc<GitFiles>,
 }
 
 /// Keys for every node of the graph.
@@ -68,10 +68,10 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     let ws = ctx.workspace;
     let root = ws.root.as_path();
     check_outside_inputs(ws, ctx.graph)?;
-    // One `git ls-files` while the tree is walked; no git, none.
-    let tracked = std::thread::spawn({
+    // One `git ls-files` while the tree is walked.
+    let git = std::thread::spawn({
         let root = root.to_path_buf();
-        move || tracked_but_ignored(&root)
+        move || GitFiles::read(&root)
     });
     let global_inputs = global_inputs(ctx)?;
     let global = global_inputs.digest();
@@ -106,7 +106,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     } else {
         None
     };
-    let tracked_ignored = tracked.join().unwrap_or_default();
+    let git = git.join().unwrap_or_default();
     let mut files: Vec<Vec<(String, Digest)>> = group_list
         .par_iter()
         .map(|((dir, inputs, outputs), _)| {
@@ -119,7 +119,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
                 dir,
                 (inputs, outputs),
                 listed.as_deref(),
-                &tracked_ignored,
+                &git,
             )
         })
         .collect::<Result<_, RunError>>()?;
@@ -178,32 +178,8 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     Ok(HashedPlan {
         tasks: hashed,
         global: global_inputs,
-        tracked_ignored,
+        git: std::sync::Arc::new(git),
     })
-}
-
-/// [`HashedPlan::tracked_ignored`] of the workspace at `root`; empty outside git.
-fn tracked_but_ignored(root: &std::path::Path) -> Vec<String> {
-    kiln_scm::Git::open(root)
-        .and_then(|git| git.tracked_but_ignored())
-        .unwrap_or_else(|e| {
-            tracing::debug!("no tracked-but-ignored files: {e}");
-            Vec::new()
-        })
-}
-
-/// Of root-relative sorted `files`, those under `dir`, relative to it.
-fn under_dir(files: &[String], dir: &str) -> Vec<String> {
-    if dir.is_empty() {
-        return files.to_vec();
-    }
-    let prefix = format!("{dir}/");
-    let start = files.partition_point(|f| f.as_str() < prefix.as_str());
-    files[start..]
-        .iter()
-        .take_while(|f| f.starts_with(&prefix))
-        .map(|f| f[prefix.len()..].to_string())
-        .collect()
 }
 
 fn sorted_dirs(ws: &Workspace) -> Vec<&str> {
@@ -384,19 +360,24 @@ fn group_files(
     dir: &str,
     (inputs, outputs): (&[String], &[String]),
     listed: Option<&[String]>,
-    tracked_ignored: &[String],
+    git: &GitFiles,
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let root = ws.root.as_path();
     let split = split_root_inputs(dir, inputs);
     let root_globs = split.root;
-    let tracked = under_dir(tracked_ignored, dir);
+    let tracked_ignored = git.tracked_ignored_under(dir);
+    let is_tracked = |rel: &str| match dir {
+        "" => git.is_tracked(rel),
+        dir => git.is_tracked(&format!("{dir}/{rel}")),
+    };
     let found = collect_inputs(&InputOptions {
         root,
         package_dir: dir,
         inputs: &split.package,
         outputs,
         listing: listed,
-        tracked_ignored: &tracked,
+        tracked_ignored: &tracked_ignored,
+        is_tracked: Some(&is_tracked),
     })?;
     let mut files = hash_files(&found, stat_cache, root)?;
     if !root_globs.is_empty() {
@@ -413,13 +394,13 @@ fn group_files(
 }
 
 /// The input files of one task as they are now, walked afresh: to check, before storing a
-/// result, that nothing changed under the task while it ran. `tracked_ignored` is the
-/// plan's ([`HashedPlan::tracked_ignored`]).
+/// result, that nothing changed under the task while it ran. `git` is the plan's
+/// ([`HashedPlan::git`]).
 pub fn current_input_files(
     ws: &Workspace,
     stat_cache: &StatCache,
     node: &TaskNode,
-    tracked_ignored: &[String],
+    git: &GitFiles,
 ) -> Result<Vec<(String, Digest)>, RunError> {
     let dir = package_dir(ws, node)?;
     group_files(
@@ -428,7 +409,7 @@ pub fn current_input_files(
         dir,
         (&node.task.inputs, &node.task.outputs),
         None,
-        tracked_ignored,
+        git,
     )
 }
 

@@ -13,6 +13,7 @@ mod affected;
 mod engine;
 mod error;
 mod external;
+mod git_files;
 mod hashing;
 mod output_state;
 mod plan_checks;
@@ -26,6 +27,7 @@ pub use affected::{Affected, affected_tasks, files_by_package, files_changed, gl
 pub use engine::{ExecuteOptions, execute};
 pub use error::RunError;
 pub use external::{ExternalVersions, LockfileText};
+pub use git_files::GitFiles;
 pub use hashing::{
     HashContext, HashedPlan, HashedTask, TURBO_ROOT, current_input_files, hash_tasks,
 };

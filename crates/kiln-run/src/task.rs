@@ -55,8 +55,8 @@ pub struct TaskContext<'a> {
     pub state: &'a BuildState,
     /// The global inputs of this run (to name the one that changed).
     pub global: &'a GlobalInputs,
-    /// Files git tracks although ignored ([`crate::HashedPlan::tracked_ignored`]).
-    pub tracked_ignored: &'a [String],
+    /// What git tracks, as hashing asked it ([`crate::HashedPlan::git`]).
+    pub git: &'a crate::GitFiles,
     /// Where this run notes each task that succeeds (for `--resume`).
     pub journal: Option<&'a Journal>,
     /// `--resume`: the tasks that succeeded in the run being resumed, with their keys; a
@@ -568,7 +568,7 @@ fn store(
 ) {
     // The key was computed before the task ran. If an input changed since (an edit during
     // the run, or a task that writes into its own inputs), the outputs do not belong to it.
-    match current_input_files(ctx.workspace, ctx.stat_cache, node, ctx.tracked_ignored) {
+    match current_input_files(ctx.workspace, ctx.stat_cache, node, ctx.git) {
         Ok(now) => {
             if let Some(path) = first_difference(&now, &hashed.manifest.files) {
                 ctx.warn(

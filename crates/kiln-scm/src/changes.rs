@@ -102,20 +102,29 @@ impl Git {
     /// `git add -f`, or ignored after they were committed): git reports their changes, so they
     /// are inputs like any tracked file. Workspace-relative, sorted.
     pub fn tracked_but_ignored(&self) -> Result<Vec<String>, ScmError> {
+        self.ls_files(&["--cached", "--ignored"])
+    }
+
+    /// The files in the workspace git neither tracks nor ignores. Workspace-relative, sorted.
+    pub fn untracked(&self) -> Result<Vec<String>, ScmError> {
+        self.ls_files(&["--others"])
+    }
+
+    /// Every file git tracks in the workspace. Workspace-relative, sorted.
+    pub fn tracked(&self) -> Result<Vec<String>, ScmError> {
+        self.ls_files(&["--cached"])
+    }
+
+    fn ls_files(&self, selection: &[&str]) -> Result<Vec<String>, ScmError> {
         let scope = if self.prefix().is_empty() {
             ".".to_string()
         } else {
             format!(":/{}", self.prefix().trim_end_matches('/'))
         };
         let stdout = GitCommand::new("ls-files")
-            .args([
-                "-z",
-                "--cached",
-                "--ignored",
-                "--exclude-standard",
-                "--full-name",
-                "--",
-            ])
+            .arg("-z")
+            .args(selection.iter().copied())
+            .args(["--exclude-standard", "--full-name", "--"])
             .arg(scope)
             .run(self.toplevel())?;
         let mut files: Vec<String> = paths(stdout)
@@ -151,8 +160,14 @@ mod tests {
         repo.git(&["add", "-f", ".env.example"]);
         repo.git(&["commit", "-q", "-m", "init"]);
         repo.write(".env.local", "untracked and ignored");
+        repo.write("dist/new.js", "untracked");
         let git = Git::open(repo.path()).unwrap();
         assert_eq!(git.tracked_but_ignored().unwrap(), [".env.example"]);
+        assert_eq!(git.untracked().unwrap(), ["dist/new.js"]);
+        assert_eq!(
+            git.tracked().unwrap(),
+            [".env.example", ".gitignore", "src/a.ts"]
+        );
     }
 
     /// A repository with one commit on `main`, opened at its top level, and that commit as base.

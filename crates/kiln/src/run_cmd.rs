@@ -187,7 +187,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         env: &task_env,
         state: &state,
         global: &plan.global,
-        tracked_ignored: &plan.tracked_ignored,
+        git: &plan.git,
         journal: journal.as_ref(),
         resumed: resumed.as_ref(),
         trees: Some(&trees),

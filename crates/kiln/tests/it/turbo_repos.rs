@@ -506,3 +506,38 @@ fn overlapping_outputs_of_tasks_the_graph_orders_need_no_warning() {
             .exists()
     );
 }
+
+/// A package whose outputs glob takes in tracked sources (`*/**`), and whose `dist/` is not
+/// ignored: its tracked files stay inputs, so an edit of one is a miss and never overwritten
+/// by a restore; the untracked outputs stay out, so a build does not change its own key.
+#[test]
+fn outputs_git_tracks_stay_inputs_and_an_edit_of_one_is_never_restored_over() {
+    let repo = workspace(
+        &["packages/*"],
+        r#"{ "tasks": { "build": { "outputs": ["*/**", "!src/**"] } } }"#,
+    );
+    repo.write(".gitignore", ".kiln/\n.turbo/\nran/\n");
+    package(
+        &repo,
+        "packages/p",
+        "p",
+        &[],
+        &[(
+            "build",
+            "mkdir -p dist ../../ran && cat tests/a.spec.ts > dist/out.js && touch ../../ran/p",
+        )],
+    );
+    repo.write("packages/p/src/index.ts", "src")
+        .write("packages/p/tests/a.spec.ts", "v1");
+    repo.commit("fixture");
+    repo.run_ok(&["run", "build"]);
+    assert_eq!(ran(&repo), ["p"]);
+    // The untracked dist/ is no input: a second run is a hit.
+    repo.run_ok(&["run", "build"]);
+    assert!(ran(&repo).is_empty());
+    repo.write("packages/p/tests/a.spec.ts", "v2 (an edit)");
+    repo.run_ok(&["run", "build"]);
+    assert_eq!(ran(&repo), ["p"], "the edit of a tracked file is a miss");
+    assert_eq!(repo.read("packages/p/tests/a.spec.ts"), b"v2 (an edit)");
+    assert_eq!(repo.read("packages/p/dist/out.js"), b"v2 (an edit)");
+}
