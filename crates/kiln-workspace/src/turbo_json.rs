@@ -6,10 +6,9 @@
 //! unknown key, a wrong type, `$FOO` in a 2.x `dependsOn`) points at its own token through
 //! [`jsonc::locate`], not at wherever the deserializer happened to stop.
 //!
-//! Differences from Turborepo, on purpose: 1.x files are read (Turborepo 2 rejects
-//! `pipeline`), with their `$VAR` entries in `dependsOn` and `globalDependencies` moved to
-//! `env` / `globalEnv` and `dotEnv` files added to the inputs. Every key of Turborepo 2.x is
-//! accepted: those kiln acts on are read into the [`Pipeline`] (`envMode`, `concurrency`,
+//! kiln reads what Turborepo 2.11 reads and refuses what it refuses: a Turborepo 1.x file
+//! (`pipeline`, `dotEnv`, `outputMode`, …) is an error at the key, saying what 2.x writes
+//! instead. Every key of Turborepo 2.x is accepted: those kiln acts on are read into the [`Pipeline`] (`envMode`, `concurrency`,
 //! `cacheDir`, `ui`, `outputLogs`, `with`, …); those that change nothing in a kiln run
 //! because kiln has no such part (`daemon`, `noUpdateNotifier`, `$schema`, `description`)
 //! are read and dropped; the rest (`boundaries`, `tags`, `futureFlags`, `interactive`, …)
@@ -38,7 +37,6 @@ const ROOT_KEYS: &[&str] = &[
     "//",
     "$schema",
     "agentGuidance",
-    "baseBranch",
     "boundaries",
     "cacheDir",
     "cacheMaxAge",
@@ -48,16 +46,12 @@ const ROOT_KEYS: &[&str] = &[
     "dangerouslyDisablePackageManagerCheck",
     "envMode",
     "experimentalObservability",
-    "experimentalSpaces",
-    "experimentalUI",
     "futureFlags",
     "global",
     "globalDependencies",
-    "globalDotEnv",
     "globalEnv",
     "globalPassThroughEnv",
     "noUpdateNotifier",
-    "pipeline",
     "remoteCache",
     "setup",
     "tags",
@@ -65,15 +59,29 @@ const ROOT_KEYS: &[&str] = &[
     "ui",
 ];
 
-const PACKAGE_KEYS: &[&str] = &[
-    "//",
-    "$schema",
-    "boundaries",
-    "extends",
-    "pipeline",
-    "tags",
-    "tasks",
+/// Turborepo 1.x keys, which Turborepo 2 refuses (and so does kiln), with what 2.x writes
+/// instead.
+const TURBO_1_KEYS: &[(&str, &str)] = &[
+    ("pipeline", "rename it to `tasks`"),
+    ("globalDotEnv", "list the files in `globalDependencies`"),
+    ("dotEnv", "list the files in `inputs`"),
+    ("outputMode", "it is `outputLogs` now"),
+    ("experimentalUI", "it is `ui` now"),
+    ("experimentalSpaces", "Spaces are gone"),
+    (
+        "baseBranch",
+        "`--affected` compares with `--base` (or `KILN_SCM_BASE`)",
+    ),
 ];
+
+/// The error for a Turborepo 1.x key at `path`, if `key` is one.
+fn turbo_1_key(doc: &Doc<'_>, path: &[Seg<'_>], key: &str) -> Option<ConfigError> {
+    let (_, instead) = TURBO_1_KEYS.iter().find(|(k, _)| *k == key)?;
+    let msg = format!("`{key}` is a Turborepo 1.x key, which Turborepo 2 refuses too: {instead}");
+    Some(doc.error(path, true, msg, "Turborepo 1.x"))
+}
+
+const PACKAGE_KEYS: &[&str] = &["//", "$schema", "boundaries", "extends", "tags", "tasks"];
 
 /// A parsed (comment-free) config file, kept to point errors at their tokens.
 struct Doc<'a> {
@@ -111,10 +119,6 @@ impl Doc<'_> {
 /// Root keys kiln reads but does not act on yet, with why.
 const IGNORED_ROOT_KEYS: &[(&str, &str)] = &[
     ("agentGuidance", "kiln writes no agent guidance"),
-    (
-        "baseBranch",
-        "Turborepo 1.x's; `--affected` compares with `--base`, else the default branch",
-    ),
     ("boundaries", "kiln does not check package boundaries"),
     (
         "cacheMaxAge",
@@ -172,13 +176,15 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
             let msg = "`extends` is only allowed in a package's turbo.json".to_string();
             return Err(doc.error(&[Seg::Key(key)], true, msg, "not allowed here"));
         }
+        if let Some(e) = turbo_1_key(&doc, &[Seg::Key(key)], key) {
+            return Err(e);
+        }
         if !ROOT_KEYS.contains(&key.as_str()) {
             let msg = format!("unknown key `{key}`");
             return Err(doc.error(&[Seg::Key(key)], true, msg, "unknown key"));
         }
     }
     check_comment(&doc, &top)?;
-    let v1 = tasks_key(&doc, &top)? == "pipeline";
     let mut pipeline = Pipeline::default();
     read_root_settings(&doc, &top, &mut pipeline)?;
     let global = |name: &'static str| top.get(name).map(|v| (vec![Seg::Key(name)], v));
@@ -190,14 +196,6 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
         .into_iter()
         .flatten()
     {
-        for entry in strings(&doc, &path, value)?.unwrap_or_default() {
-            match entry.strip_prefix('$').filter(|_| v1) {
-                Some(var) => pipeline.global_env.push(var.to_string()),
-                None => pipeline.global_dependencies.push(entry),
-            }
-        }
-    }
-    if let Some((path, value)) = global("globalDotEnv") {
         let files = strings(&doc, &path, value)?.unwrap_or_default();
         pipeline.global_dependencies.extend(files);
     }
@@ -217,14 +215,13 @@ pub(crate) fn parse_root(file: &Path, text: &str) -> Result<Pipeline, ConfigErro
                 .extend(vars);
         }
     }
-    let key = if v1 { "pipeline" } else { "tasks" };
-    for (name, value) in task_entries(&doc, &top, key)? {
-        let path = [Seg::Key(key), Seg::Key(name)];
+    for (name, value) in task_entries(&doc, &top)? {
+        let path = [Seg::Key("tasks"), Seg::Key(name)];
         if name.is_empty() || name.ends_with('#') || name.starts_with('#') {
             let msg = format!("`{name}` is not a task name");
             return Err(doc.error(&path, true, msg, "invalid task name"));
         }
-        let raw = read_task(&doc, &path, value, v1, false, &mut pipeline.ignored_keys)?;
+        let raw = read_task(&doc, &path, value, false, &mut pipeline.ignored_keys)?;
         pipeline.tasks.insert(name.clone(), raw.resolve(None));
     }
     Ok(pipeline)
@@ -325,6 +322,9 @@ pub(crate) fn parse_package(
 ) -> Result<BTreeMap<String, TaskDefinition>, ConfigError> {
     let (doc, top) = parse_doc(file, text)?;
     for key in top.keys() {
+        if let Some(e) = turbo_1_key(&doc, &[Seg::Key(key)], key) {
+            return Err(e);
+        }
         if !PACKAGE_KEYS.contains(&key.as_str()) {
             let msg = format!(
                 "unknown key `{key}` (a package's turbo.json takes `extends`, `tasks`, `tags` and `boundaries`)"
@@ -339,10 +339,9 @@ pub(crate) fn parse_package(
             ignored.push(doc.ignored(&[Seg::Key(key)], "kiln does not check package boundaries"));
         }
     }
-    let key = tasks_key(&doc, &top)?;
-    let v1 = key == "pipeline";
+    let key = "tasks";
     let mut tasks = BTreeMap::new();
-    for (name, value) in task_entries(&doc, &top, key)? {
+    for (name, value) in task_entries(&doc, &top)? {
         let path = [Seg::Key(key), Seg::Key(name)];
         if name.contains('#') {
             let task = name.rsplit_once('#').map_or("", |(_, t)| t);
@@ -351,7 +350,7 @@ pub(crate) fn parse_package(
             );
             return Err(doc.error(&path, true, msg, "package task syntax"));
         }
-        let raw = read_task(&doc, &path, value, v1, true, ignored)?;
+        let raw = read_task(&doc, &path, value, true, ignored)?;
         if raw.extends == Some(false) && raw.def == TaskDefinition::default() {
             let msg = format!(
                 "`\"extends\": false` alone excludes `{name}` from this package, which kiln does not support yet"
@@ -397,23 +396,11 @@ fn check_extends(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<(), ConfigEr
     Ok(())
 }
 
-/// `"tasks"` or `"pipeline"`, whichever the file uses (`"tasks"` when neither).
-fn tasks_key(doc: &Doc<'_>, top: &Map<String, Value>) -> Result<&'static str, ConfigError> {
-    match (top.contains_key("tasks"), top.contains_key("pipeline")) {
-        (true, true) => {
-            let msg = "`pipeline` (Turborepo 1.x) and `tasks` (2.x) cannot both be present".into();
-            Err(doc.error(&[Seg::Key("pipeline")], true, msg, "remove one of them"))
-        }
-        (false, true) => Ok("pipeline"),
-        _ => Ok("tasks"),
-    }
-}
-
 fn task_entries<'m>(
     doc: &Doc<'_>,
     top: &'m Map<String, Value>,
-    key: &str,
 ) -> Result<Vec<(&'m String, &'m Value)>, ConfigError> {
+    let key = "tasks";
     match top.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(tasks)) => Ok(tasks.iter().collect()),
@@ -494,7 +481,6 @@ fn read_task(
     doc: &Doc<'_>,
     path: &[Seg<'_>],
     value: &Value,
-    v1: bool,
     in_package: bool,
     ignored: &mut Vec<IgnoredKey>,
 ) -> Result<RawTask, ConfigError> {
@@ -507,7 +493,6 @@ fn read_task(
         extend: [false; 6],
         extends: None,
     };
-    let mut dot_env = None;
     let mut deps = None;
     for (key, value) in fields {
         let at: Vec<Seg<'_>> = path.iter().copied().chain([Seg::Key(key)]).collect();
@@ -547,14 +532,14 @@ fn read_task(
                 }
             }
             "extends" if in_package => raw.extends = boolean(doc, &at, value)?,
-            "dotEnv" => dot_env = strings(doc, &at, value)?,
+
             "tags" => {
                 strings(doc, &at, value)?;
                 ignored.push(doc.ignored(&at, "kiln does not check package boundaries"));
             }
             "with" => raw.def.with = list(WITH)?,
             "envMode" => raw.def.env_mode = Some(env_mode(doc, &at, value)?),
-            "outputLogs" | "outputMode" => {
+            "outputLogs" => {
                 let text = string(doc, &at, value)?;
                 let logs = OutputLogs::parse(&text).ok_or_else(|| {
                     let msg = format!(
@@ -566,6 +551,9 @@ fn read_task(
             }
             "description" => {}
             _ => {
+                if let Some(e) = turbo_1_key(doc, &at, key) {
+                    return Err(e);
+                }
                 let msg = format!("unknown key `{key}` in a task definition");
                 return Err(doc.error(&at, true, msg, "unknown key"));
             }
@@ -575,29 +563,14 @@ fn read_task(
         inputs.iter_mut().for_each(normalise_default_input);
         inputs
     });
-    if let Some(files) = dot_env.filter(|f| !f.is_empty()) {
-        // `.env` files are usually git-ignored, so they must be named to be hashed at all.
-        let inputs = raw
-            .def
-            .inputs
-            .get_or_insert_with(|| vec!["$TURBO_DEFAULT$".to_string()]);
-        inputs.extend(files);
-    }
     if let Some((at, items)) = deps {
-        raw.def.depends_on = Some(depends_on(doc, &at, items, v1, &mut raw.def.env)?);
+        raw.def.depends_on = Some(depends_on(doc, &at, items)?);
     }
     Ok(raw)
 }
 
-/// Checks `dependsOn` entries (`items` as written, already known to be strings); 1.x `$VAR`
-/// entries move to `env`.
-fn depends_on(
-    doc: &Doc<'_>,
-    at: &[Seg<'_>],
-    items: &[Value],
-    v1: bool,
-    env: &mut Option<Vec<String>>,
-) -> Result<Vec<String>, ConfigError> {
+/// Checks `dependsOn` entries (`items` as written, already known to be strings).
+fn depends_on(doc: &Doc<'_>, at: &[Seg<'_>], items: &[Value]) -> Result<Vec<String>, ConfigError> {
     let mut kept = Vec::with_capacity(items.len());
     for (i, dep) in items.iter().filter_map(Value::as_str).enumerate() {
         let error = |message: String, label: &str| {
@@ -612,16 +585,13 @@ fn depends_on(
         if task.trim().is_empty() {
             return Err(error(format!("`{dep}` names no task"), "empty task name"));
         }
-        match dep.strip_prefix('$') {
-            Some(var) if v1 => env.get_or_insert_default().push(var.to_string()),
-            Some(_) => {
-                let msg = format!(
-                    "`dependsOn` cannot contain an environment variable (`{dep}`); list it in `env`"
-                );
-                return Err(error(msg, "environment variable"));
-            }
-            None => kept.push(dep.to_string()),
+        if dep.starts_with('$') {
+            let msg = format!(
+                "`dependsOn` cannot contain an environment variable (`{dep}`); list it in `env`"
+            );
+            return Err(error(msg, "environment variable"));
         }
+        kept.push(dep.to_string());
     }
     Ok(kept)
 }

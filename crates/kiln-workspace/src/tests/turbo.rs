@@ -115,18 +115,31 @@ fn settings_kiln_acts_on_are_read_and_the_others_listed_with_their_line() {
 }
 
 #[test]
-fn turbo_1_pipeline_moves_dollar_entries_to_env() {
-    let p = root(
-        r#"{"globalDependencies": ["$GITHUB_TOKEN", "tsconfig.json"], "globalDotEnv": [".env"],
-            "pipeline": {"build": {"dependsOn": ["^build", "$NODE_ENV"], "outputMode": "full",
-                                   "dotEnv": [".env.local"]}}}"#,
-    );
-    assert_eq!(p.global_env, ["GITHUB_TOKEN"]);
-    assert_eq!(p.global_dependencies, ["tsconfig.json", ".env"]);
-    let build = &p.tasks["build"];
-    assert_eq!(build.depends_on, list(&["^build"]));
-    assert_eq!(build.env, list(&["NODE_ENV"]));
-    assert_eq!(build.inputs, list(&["$TURBO_DEFAULT$", ".env.local"]));
+fn turbo_1_keys_are_refused_as_turbo_2_refuses_them_saying_what_replaced_them() {
+    for (text, expected) in [
+        (
+            r#"{"pipeline": {"build": {}}}"#,
+            "turbo.json:1:2: `pipeline` is a Turborepo 1.x key, which Turborepo 2 refuses too: rename it to `tasks`",
+        ),
+        (
+            r#"{"globalDotEnv": [".env"], "tasks": {}}"#,
+            "turbo.json:1:2: `globalDotEnv` is a Turborepo 1.x key, which Turborepo 2 refuses too: list the files in `globalDependencies`",
+        ),
+        (
+            r#"{"tasks": {"build": {"outputMode": "full"}}}"#,
+            "turbo.json:1:22: `outputMode` is a Turborepo 1.x key, which Turborepo 2 refuses too: it is `outputLogs` now",
+        ),
+        (
+            r#"{"tasks": {"build": {"dotEnv": [".env"]}}}"#,
+            "turbo.json:1:22: `dotEnv` is a Turborepo 1.x key, which Turborepo 2 refuses too: list the files in `inputs`",
+        ),
+        (
+            r#"{"baseBranch": "origin/main", "tasks": {}}"#,
+            "turbo.json:1:2: `baseBranch` is a Turborepo 1.x key, which Turborepo 2 refuses too: `--affected` compares with `--base` (or `KILN_SCM_BASE`)",
+        ),
+    ] {
+        assert_eq!(root_error(text), expected, "{text}");
+    }
 }
 
 #[test]
@@ -173,7 +186,7 @@ fn errors_point_at_the_offending_token() {
         ),
         (
             "{\"tasks\": {}, \"pipeline\": {}}",
-            "turbo.json:1:15: `pipeline` (Turborepo 1.x) and `tasks` (2.x) cannot both be present",
+            "turbo.json:1:15: `pipeline` is a Turborepo 1.x key, which Turborepo 2 refuses too: rename it to `tasks`",
         ),
         (
             "{\"tasks\": {},\n \"globalEnvs\": []}",
