@@ -69,7 +69,7 @@ fn run(cli: Cli) -> Result<i32, Exit> {
 /// a word that is no subcommand is read again as the first task of `kiln run`, with what
 /// came before it (`--cwd`, `-v`) kept.
 fn parse_cli() -> Cli {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cli = Cli::parse_from(&argv);
     let Command::External(tail) = &cli.command else {
         return cli;
