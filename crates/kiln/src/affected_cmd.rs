@@ -41,12 +41,23 @@ impl Change {
         let base = git
             .resolve_base(range.base.as_deref(), range.head.as_deref())
             .map_err(|e| Exit::user(error_chain(&e)))?;
+        Change::between(ws, &git, base, range, |e| Exit::user(error_chain(&e)))
+    }
+
+    /// What changed from `base` to `range.head` (the work tree when none); `failed` words
+    /// a git failure for the caller's context.
+    pub(crate) fn between(
+        ws: &Workspace,
+        git: &Git,
+        base: Revision,
+        range: &Range,
+        failed: impl Fn(kiln_scm::ScmError) -> Exit,
+    ) -> Result<Change, Exit> {
         let files = git
             .changed_files(&base, range.head.as_deref())
-            .map_err(|e| Exit::user(error_chain(&e)))?;
+            .map_err(failed)?;
         tracing::debug!(base = %base.commit, files = files.files.len(), "changed files");
-        let external =
-            crate::lockfile_diff::changed_packages(ws, &git, &base, range, &files.files)?;
+        let external = crate::lockfile_diff::changed_packages(ws, git, &base, range, &files.files)?;
         Ok(Change {
             base,
             head: range.head.clone(),
@@ -60,9 +71,12 @@ impl Change {
             .map_err(|e| Exit::user(error_chain(&e)))
     }
 
-    /// Packages with a changed input file or changed third-party versions, and every
-    /// package that depends on one of them, with why.
-    pub(crate) fn packages(&self, ws: &Workspace) -> Result<BTreeMap<PackageName, String>, Exit> {
+    /// Packages with a changed input file or changed third-party versions, with why; every
+    /// package when a global input changed.
+    pub(crate) fn direct_packages(
+        &self,
+        ws: &Workspace,
+    ) -> Result<BTreeMap<PackageName, String>, Exit> {
         if let Some(why) =
             global_change(ws, &self.files.files).map_err(|e| Exit::user(error_chain(&e)))?
         {
@@ -79,6 +93,15 @@ impl Change {
             }
             let paths: Vec<&str> = files.iter().map(|(full, _)| full.as_str()).collect();
             direct.entry(name).or_insert_with(|| files_changed(&paths));
+        }
+        Ok(direct)
+    }
+
+    /// [`Change::direct_packages`] and every package that depends on one of them, with why.
+    pub(crate) fn packages(&self, ws: &Workspace) -> Result<BTreeMap<PackageName, String>, Exit> {
+        let direct = self.direct_packages(ws)?;
+        if direct.len() == ws.packages.len() {
+            return Ok(direct);
         }
         let graph = PackageGraph::new(&ws.packages);
         let mut all = direct.clone();

@@ -7,11 +7,10 @@ use std::path::Path;
 
 use kiln_core::PackageName;
 use kiln_graph::{ChangedPackages, Filter, GitRange, PackageGraph, select_changed};
-use kiln_run::{files_by_package, global_change};
 use kiln_scm::{Git, Revision};
 use kiln_workspace::Workspace;
 
-use crate::affected_cmd::Range;
+use crate::affected_cmd::{Change, Range};
 use crate::exit::Exit;
 use crate::run_cmd::{cwd_in_workspace, error_chain};
 
@@ -105,31 +104,14 @@ fn changed_between(
             }
         }
     };
-    let files = git
-        .changed_files(&base, range.to.as_deref())
-        .map_err(failed)?;
-    let every = || ws.packages.iter().map(|p| p.name.clone()).collect();
-    if global_change(ws, &files.files)
-        .map_err(|e| Exit::user(error_chain(&e)))?
-        .is_some()
-    {
-        return Ok(every());
-    }
-    let lockfile_range = Range {
+    let as_range = Range {
         base: Some(range.from.clone()),
         head: range.to.clone(),
     };
-    let external =
-        crate::lockfile_diff::changed_packages(ws, git, &base, &lockfile_range, &files.files)?;
-    if external.contains_key(&PackageName::root()) {
-        return Ok(every());
+    let change = Change::between(ws, git, base, &as_range, failed)?;
+    // A change to the root's third-party versions reaches every package, as in Turborepo.
+    if change.external.contains_key(&PackageName::root()) {
+        return Ok(ws.packages.iter().map(|p| p.name.clone()).collect());
     }
-    let mut out: BTreeSet<PackageName> = external.into_keys().collect();
-    out.extend(
-        files_by_package(ws, &files.files)
-            .into_iter()
-            .filter(|(_, files)| !files.is_empty())
-            .map(|(name, _)| name),
-    );
-    Ok(out)
+    Ok(change.direct_packages(ws)?.into_keys().collect())
 }
