@@ -59,6 +59,18 @@ pub enum CacheError {
     #[error("no cache entry `{key}`")]
     Missing { key: String },
 
+    /// The restore would replace or remove `path`, an output that kiln did not leave there
+    /// (the user edited it, or another tool wrote it). Nothing was written; the entry is fine
+    /// and kept. Run the task instead.
+    #[error(
+        "restoring cache entry `{key}` would replace `{path}` in {package_dir}, which changed since kiln last wrote it (or kiln never wrote it); it was left as it is"
+    )]
+    WouldReplace {
+        key: String,
+        package_dir: PathBuf,
+        path: String,
+    },
+
     /// The blob or its metadata is damaged (digest mismatch, truncated, unparsable). Evicted
     /// where the store can delete (the Turborepo HTTP API cannot); never used either way.
     #[error("cache entry `{key}` is corrupt ({reason}); it is not used")]

@@ -14,7 +14,14 @@
 //!    restore it also records what each output must be: a file's mode, size and the BLAKE3
 //!    digest of its content, a symlink's target, a directory's mode. Nothing is written in
 //!    this pass, so a refused artifact (or a decompression bomb) leaves the package untouched.
-//! 2. **Unpack** ([`unpack`], in `extract/unpack.rs`): make the package's outputs what the
+//! 2. **Check** ([`check_replacements`]): every output already on disk that the restore would
+//!    replace (a different file or symlink) or remove (one the artifact lacks) must be one kiln
+//!    left there, as the caller's record of the task's last outputs says. A file the user
+//!    edited (a hand-written `types.d.ts` that `*.d.ts` matches), a `.env.local` that
+//!    `outputs: ["**"]` takes in, or a `dist/` another tool wrote is never overwritten: the
+//!    restore is refused before anything is written ([`crate::CacheError::WouldReplace`]) and
+//!    the caller runs the task instead. Identical files are not replacements.
+//! 3. **Unpack** ([`unpack`], in `extract/unpack.rs`): make the package's outputs what the
 //!    scan recorded, touching only what differs. Another kiln process on the same repository
 //!    may have just built or restored the same outputs, and one of its tasks may be reading
 //!    them right now: deleting and rewriting identical files would be wasted work and would
@@ -53,7 +60,7 @@ use crate::outputs::OutputGlobs;
 
 mod unpack;
 
-pub(crate) use unpack::unpack;
+pub(crate) use unpack::{check_replacements, unpack};
 
 /// Why an artifact could not be restored. The store turns these into [`crate::CacheError`]s
 /// carrying the key (and evicts the entry for all but `Io`).
@@ -67,6 +74,9 @@ pub(crate) enum Refusal {
     TooLarge,
     /// Writing into the package failed: not the artifact's fault.
     Io(io::Error),
+    /// The restore would replace or remove an output kiln did not write: not the artifact's
+    /// fault either, and nothing was written.
+    WouldReplace(String),
 }
 
 /// Whether the scan hashes file contents: a restore compares them with the disk, reading

@@ -82,6 +82,22 @@ struct Entry {
     content: String,
 }
 
+impl Entry {
+    /// Whether the path still has the recorded stat and, if that stat is recent enough to be
+    /// racy (changed after `racy_after`), the recorded content.
+    fn holds(&self, package_dir: &Path, racy_after: i128) -> bool {
+        let path = package_dir.join(&self.path);
+        let Ok(stat) = Stat::of(&path) else {
+            return false;
+        };
+        if stat != self.stat {
+            return false;
+        }
+        let racy = stat.ctime_ns >= racy_after || stat.mtime_ns >= racy_after;
+        !racy || content_digest(&path, stat.kind).is_ok_and(|d| d == self.content)
+    }
+}
+
 fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -199,21 +215,32 @@ impl OutputsFingerprint {
         if self.version != FINGERPRINT_VERSION {
             return false;
         }
-        let racy_after = self.checked_ns - RACY_WINDOW.as_nanos() as i128;
+        let racy_after = self.racy_after();
         self.entries.iter().all(|e| {
             if e.absent {
                 return !base_exists(package_dir, &e.path);
             }
-            let path = package_dir.join(&e.path);
-            let Ok(stat) = Stat::of(&path) else {
-                return false;
-            };
-            if stat != e.stat {
-                return false;
-            }
-            let racy = stat.ctime_ns >= racy_after || stat.mtime_ns >= racy_after;
-            !racy || content_digest(&path, stat.kind).is_ok_and(|d| d == e.content)
+            e.holds(package_dir, racy_after)
         })
+    }
+
+    /// The recorded outputs that are still exactly as kiln left them (the check of
+    /// [`still_matches`](Self::still_matches), path by path): the ones a restore may replace
+    /// or remove without losing anybody's work. Empty for a record of another version.
+    pub fn unchanged_paths(&self, package_dir: &Path) -> std::collections::HashSet<String> {
+        if self.version != FINGERPRINT_VERSION {
+            return Default::default();
+        }
+        let racy_after = self.racy_after();
+        self.entries
+            .iter()
+            .filter(|e| !e.absent && e.holds(package_dir, racy_after))
+            .map(|e| e.path.clone())
+            .collect()
+    }
+
+    fn racy_after(&self) -> i128 {
+        self.checked_ns - RACY_WINDOW.as_nanos() as i128
     }
 
     /// After [`still_matches`](Self::still_matches) said yes: the entries are known good as
@@ -224,7 +251,7 @@ impl OutputsFingerprint {
 
     /// Whether a check would need to read content (some entry is within the racy window).
     pub fn is_racy(&self) -> bool {
-        let racy_after = self.checked_ns - RACY_WINDOW.as_nanos() as i128;
+        let racy_after = self.racy_after();
         self.entries
             .iter()
             .any(|e| !e.absent && (e.stat.ctime_ns >= racy_after || e.stat.mtime_ns >= racy_after))
@@ -257,6 +284,19 @@ mod tests {
         fs_err::write(dir.path().join("dist/sub/b.js"), "b").unwrap();
         fs_err::write(dir.path().join("src.js"), "src").unwrap();
         dir
+    }
+
+    #[test]
+    fn unchanged_paths_are_the_outputs_still_as_recorded() {
+        let dir = fixture();
+        let fp = OutputsFingerprint::take(dir.path(), &outputs(), &[]).unwrap();
+        // Same size, same tick: only the content check can tell.
+        fs_err::write(dir.path().join("dist/a.js"), "A").unwrap();
+        fs_err::write(dir.path().join("dist/new.js"), "new").unwrap();
+        let unchanged = fp.unchanged_paths(dir.path());
+        assert!(unchanged.contains("dist/sub/b.js"));
+        assert!(!unchanged.contains("dist/a.js"), "edited");
+        assert!(!unchanged.contains("dist/new.js"), "never recorded");
     }
 
     #[test]

@@ -277,6 +277,22 @@ impl LocalStore {
         outputs: &[String],
         nested: &[String],
     ) -> Result<Restored, CacheError> {
+        self.restore_over(key, package_dir, outputs, nested, &|_| true)
+    }
+
+    /// [`restore`](Self::restore), refused with [`CacheError::WouldReplace`] before anything
+    /// is written if it would replace or remove an output on disk (file or symlink, by
+    /// package-relative path) that `may_replace` does not allow: one kiln did not leave
+    /// there. Outputs identical to the artifact's never count.
+    #[instrument(skip(self, outputs, nested, may_replace), fields(package = %package_dir.display()))]
+    pub fn restore_over(
+        &self,
+        key: &str,
+        package_dir: &Path,
+        outputs: &[String],
+        nested: &[String],
+        may_replace: &dyn Fn(&str) -> bool,
+    ) -> Result<Restored, CacheError> {
         let globs = OutputGlobs::with_nested(outputs, nested)?;
         let meta = self
             .get(key)?
@@ -284,6 +300,8 @@ impl LocalStore {
         let blob = self.open_blob(&meta, package_dir)?;
         let limit = self.options.max_unpacked_bytes;
         let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Digest)
+            .map_err(|r| self.refused(&meta, package_dir, r))?;
+        extract::check_replacements(package_dir, &globs, &scanned, may_replace)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
         let done = extract::unpack(blob.file(), &scanned, package_dir, &globs, limit)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
@@ -376,6 +394,13 @@ impl LocalStore {
                     key,
                     package_dir: package_dir.to_path_buf(),
                     source,
+                };
+            }
+            Refusal::WouldReplace(path) => {
+                return CacheError::WouldReplace {
+                    key,
+                    package_dir: package_dir.to_path_buf(),
+                    path,
                 };
             }
             Refusal::Corrupt(reason) => CacheError::Corrupt { key, reason },

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use kiln_core::{CacheStatus, Event, TaskId, TaskOutcome, TaskReport};
@@ -29,6 +30,9 @@ pub struct ExecuteOptions {
     /// waits for the first, as if it depended on it. Run at once, one would pack the other's
     /// files; run in either order, restores would not replay what the runs did.
     pub overlaps: Vec<crate::OutputsOverlap>,
+    /// The repository's writer lock, released (after the outputs state is saved) as soon as
+    /// every non-persistent task has ended, so a dev server does not hold back other runs.
+    pub run_lock: Option<std::sync::Arc<crate::RunLock>>,
 }
 
 /// Runs every task of `graph` (keys in `hashed`, indexed like it) and returns one report per
@@ -64,9 +68,26 @@ pub fn execute(
     };
     let reports: Vec<Mutex<Option<TaskReport>>> =
         (0..graph.len()).map(|_| Mutex::new(None)).collect();
+    // Tasks skipped after a failure never count down: the lock is then held until the run
+    // ends, which only ever delays another run.
+    let writers = AtomicUsize::new(graph.nodes().iter().filter(|n| !n.task.persistent).count());
+    let release = || {
+        if let Some(lock) = &opts.run_lock {
+            if let Err(e) = ctx.outputs.save() {
+                tracing::warn!("could not save the output state: {e}");
+            }
+            lock.release();
+        }
+    };
+    if writers.load(Ordering::SeqCst) == 0 {
+        release();
+    }
     let states = kiln_scheduler::run_with(&dag, &walk, cancel, |i, worker| {
         let node = &graph.nodes()[i];
         let report = run_task(ctx, node, &hashed[i], worker);
+        if !node.task.persistent && writers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            release();
+        }
         let ok = report.outcome == TaskOutcome::Succeeded;
         *reports[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
         if ok {

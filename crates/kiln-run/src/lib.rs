@@ -35,3 +35,4 @@ pub use output_state::{OutputRecord, OutputState};
 pub use plan_checks::{OutputsOverlap, output_overlaps};
 pub use remote::{CacheModes, RemoteTier, parse_cache_modes};
 pub use task::{CacheMode, TaskContext, run_task, turbo_log_name};
+pub use task_lock::RunLock;

@@ -26,6 +26,9 @@ pub(crate) const MAX_KEPT_LOG: usize = 64 * 1024;
 /// The outputs kiln last left on disk for one task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutputRecord {
+    /// The key whose outputs these are; empty when they are what the task's own command
+    /// left without being stored (a failure, a stop): never in place for any key, but still
+    /// files kiln wrote, which a restore may replace.
     pub key: String,
     pub fingerprint: OutputsFingerprint,
     /// The task's log, when short (see [`MAX_KEPT_LOG`]).
@@ -63,6 +66,16 @@ impl OutputState {
         self.lock().get(&id.to_string()).cloned()
     }
 
+    /// The records of every task of `package` (whose outputs may overlap each other's).
+    pub fn of_package(&self, package: &kiln_core::PackageName) -> Vec<OutputRecord> {
+        let prefix = format!("{package}#");
+        self.lock()
+            .iter()
+            .filter(|(id, _)| id.starts_with(&prefix))
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
     pub fn set(&self, id: &TaskId, record: OutputRecord) {
         let old = self.lock().insert(id.to_string(), record.clone());
         if old.as_ref() != Some(&record) {
@@ -81,11 +94,20 @@ impl OutputState {
     }
 
     /// Writes the state atomically (temp file in the same directory, then rename), unless
-    /// nothing changed since it was loaded.
+    /// nothing changed since it was loaded or last saved (a run that released the
+    /// repository early must not save its records again over a later run's).
     pub fn save(&self) -> std::io::Result<()> {
-        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
             return Ok(());
         }
+        let written = self.write();
+        if written.is_err() {
+            self.mark_dirty();
+        }
+        written
+    }
+
+    fn write(&self) -> std::io::Result<()> {
         let body = serde_json::to_vec(&*self.lock()).map_err(std::io::Error::other)?;
         let mut bytes =
             format!("{MAGIC} {VERSION} {}\n", blake3::hash(&body).to_hex()).into_bytes();
@@ -157,10 +179,12 @@ mod tests {
         let id = TaskId::new("web", "build");
         state.set(&id, record(dir.path()));
         state.save().unwrap();
+        let saved = std::fs::read(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         state.save().unwrap();
-        assert!(path.exists(), "still dirty until loaded anew");
+        assert!(!path.exists(), "saved once: not written again");
 
+        std::fs::write(&path, saved).unwrap();
         let again = OutputState::load(&path);
         again.set(&id, again.get(&id).unwrap());
         std::fs::remove_file(&path).unwrap();

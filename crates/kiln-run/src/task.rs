@@ -22,7 +22,7 @@ use kiln_workspace::Workspace;
 use crate::output_state::{MAX_KEPT_LOG, OutputRecord, OutputState};
 use crate::script_env::{script_env, task_steps};
 use crate::task_env::task_env;
-use crate::task_lock::{lock_named, lock_task};
+use crate::task_lock::lock_named;
 use crate::{HashedTask, current_input_files};
 
 /// Read and write switches for the local cache. With local reads off, a task may still be
@@ -144,7 +144,7 @@ pub fn run_task(
         return finish(ctx, report, started);
     }
     let reads = ctx.cache.read || ctx.remote.is_some_and(|r| r.can_read());
-    // A hit whose outputs are provably in place writes nothing: it needs no lock.
+    // A hit whose outputs are provably in place writes nothing.
     if cacheable
         && ctx.cache.read
         && let Some((saved, source)) = restore(ctx, node, hashed, &key, Lookup::InPlaceOnly)
@@ -153,34 +153,6 @@ pub fn run_task(
         report.cache = CacheStatus::Hit(source);
         report.saved = saved;
         return finish(ctx, report, started);
-    }
-    let locking = Instant::now();
-    // Long-running tasks are never cached, and a dev server must not keep another kiln
-    // waiting forever.
-    let _lock = if node.task.persistent {
-        None
-    } else {
-        let lock = lock_task(
-            &ctx.workspace.root,
-            id,
-            || ctx.registry.is_terminating(),
-            || {
-                ctx.warn(
-                    id,
-                    "waiting for another kiln process running this task".into(),
-                )
-            },
-        );
-        match held(ctx, id, lock, "the task lock", "running unlocked") {
-            Some(lock) => lock,
-            None => {
-                report.outcome = TaskOutcome::Cancelled;
-                return finish(ctx, report, started);
-            }
-        }
-    };
-    if locking.elapsed() >= Duration::from_millis(1) {
-        ctx.phase(id, Phase::Lock, locking);
     }
     let lookup = Instant::now();
     let hit = if cacheable && reads {
@@ -250,15 +222,19 @@ pub fn run_task(
     write_turbo_log(ctx, node, hashed, &log);
     report.outcome = outcome;
     report.resources = resources;
+    let mut recorded = false;
     if report.outcome == TaskOutcome::Succeeded {
         if cacheable && (ctx.cache.write || ctx.remote.is_some_and(|r| r.can_write())) {
             let storing = Instant::now();
-            store(ctx, node, hashed, &key, &log, started.elapsed());
+            recorded = store(ctx, node, hashed, &key, &log, started.elapsed());
             ctx.phase(id, Phase::Store, storing);
         }
         if !node.task.persistent {
             record_success(ctx, node, hashed, started.elapsed(), false);
         }
+    }
+    if cacheable && !recorded {
+        note_outputs_written(ctx, node, hashed);
     }
     finish(ctx, report, started)
 }
@@ -296,7 +272,7 @@ fn finish(ctx: &TaskContext<'_>, mut report: TaskReport, started: Instant) -> Ta
     report
 }
 
-/// Keeps the key and inputs of a success in the build state (the caller holds the task
+/// Keeps the key and inputs of a success in the build state (the run holds the repository's
 /// lock). Losing a record costs an explanation, never a build: a warning at most.
 fn record_success(
     ctx: &TaskContext<'_>,
@@ -363,9 +339,9 @@ fn restore(
     let dir = &hashed.package_dir;
     let outputs = &node.task.outputs;
     let local_reads = ctx.cache.read;
-    let in_place = ctx
-        .outputs
-        .get(&node.id)
+    let last = ctx.outputs.get(&node.id);
+    let in_place = last
+        .clone()
         .filter(|r| local_reads && r.key == key && r.fingerprint.still_matches(dir));
     if in_place.is_none() && lookup == Lookup::InPlaceOnly {
         return None;
@@ -411,10 +387,25 @@ fn restore(
                 .read_log(key, outputs, &hashed.nested)
                 .map(|r| (r.log, r.meta.duration())),
         },
-        None => ctx
-            .store
-            .restore(key, dir, outputs, &hashed.nested)
-            .map(|r| (r.log, r.meta.duration())),
+        None => {
+            // Only what kiln left on disk (for any key, as this task's outputs or those of
+            // another task of the package that overlap them) may be replaced: never an edit.
+            let unchanged = std::cell::OnceCell::new();
+            let may_replace = |rel: &str| {
+                unchanged
+                    .get_or_init(|| {
+                        let mut paths = std::collections::HashSet::new();
+                        for record in ctx.outputs.of_package(&node.id.package) {
+                            paths.extend(record.fingerprint.unchanged_paths(dir));
+                        }
+                        paths
+                    })
+                    .contains(rel)
+            };
+            ctx.store
+                .restore_over(key, dir, outputs, &hashed.nested, &may_replace)
+                .map(|r| (r.log, r.meta.duration()))
+        }
     };
     if staged
         && !ctx.cache.write
@@ -425,6 +416,17 @@ fn restore(
     let (log, saved) = match result {
         Ok(r) => r,
         Err(CacheError::Missing { .. }) => return None,
+        Err(CacheError::WouldReplace { path, .. }) => {
+            ctx.warn(
+                &node.id,
+                format!(
+                    "kept `{path}`: it changed since kiln last wrote it (or kiln never wrote \
+                     it), and restoring the cached outputs would replace it; running the task \
+                     instead"
+                ),
+            );
+            return None;
+        }
         Err(e) => {
             let what = if e.is_unusable_entry() {
                 "discarded the cache entry"
@@ -558,6 +560,25 @@ fn execute_steps(
     (TaskOutcome::Succeeded, log)
 }
 
+/// Records what the task's own command left in its outputs (it failed, was stopped, or its
+/// result was not stored), under no key: never a hit in place, but a later restore may
+/// replace these files, which kiln's run wrote and nobody has touched since.
+fn note_outputs_written(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask) {
+    match OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs, &hashed.nested) {
+        Ok(fingerprint) => ctx.outputs.set(
+            &node.id,
+            OutputRecord {
+                key: String::new(),
+                fingerprint,
+                log: None,
+            },
+        ),
+        Err(e) => tracing::debug!("cannot fingerprint the outputs of {}: {e}", node.id),
+    }
+}
+
+/// Packs and stores the outputs; `true` when they were stored and their fingerprint
+/// recorded.
 fn store(
     ctx: &TaskContext<'_>,
     node: &TaskNode,
@@ -565,7 +586,7 @@ fn store(
     key: &str,
     log: &[u8],
     took: Duration,
-) {
+) -> bool {
     // The key was computed before the task ran. If an input changed since (an edit during
     // the run, or a task that writes into its own inputs), the outputs do not belong to it.
     match current_input_files(ctx.workspace, ctx.stat_cache, node, ctx.git) {
@@ -578,12 +599,12 @@ fn store(
                          (if the task writes it, declare it in `outputs`)"
                     ),
                 );
-                return;
+                return false;
             }
         }
         Err(e) => {
             ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e)));
-            return;
+            return false;
         }
     }
     let info = ArtifactInfo {
@@ -619,15 +640,21 @@ fn store(
         OutputsFingerprint::take(&hashed.package_dir, &node.task.outputs, &hashed.nested)
     });
     match stored {
-        Ok(fingerprint) => ctx.outputs.set(
-            &node.id,
-            OutputRecord {
-                key: key.to_string(),
-                fingerprint,
-                log: kept_log(log),
-            },
-        ),
-        Err(e) => ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e))),
+        Ok(fingerprint) => {
+            ctx.outputs.set(
+                &node.id,
+                OutputRecord {
+                    key: key.to_string(),
+                    fingerprint,
+                    log: kept_log(log),
+                },
+            );
+            true
+        }
+        Err(e) => {
+            ctx.warn(&node.id, format!("result not cached: {}", error_chain(&e)));
+            false
+        }
     }
 }
 

@@ -59,6 +59,21 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
 
     let state_dir = ws.root.join(".kiln").join("state");
     let env = process_env();
+    // Before hashing, so this run sees what the one it waited for left behind.
+    let run_lock = if args.dry_run.is_none() {
+        let lock = kiln_run::RunLock::acquire(&ws.root, &command_line(args), |holder| {
+            tracing::warn!("waiting for another kiln run on this repository to finish ({holder})")
+        })
+        .map_err(|e| {
+            Exit::user(format!(
+                "cannot take the repository's run lock in {}: {e}",
+                ws.root.join(".kiln/locks").display()
+            ))
+        })?;
+        Some(Arc::new(lock))
+    } else {
+        None
+    };
     let (plan, stat_cache) = hash_plan(&ws, &graph, &env)?;
     let hashed = &plan.tasks;
     let hashed_at = Instant::now();
@@ -209,6 +224,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
         on_failure: run_flags::on_failure(args),
         durations: durations.all().clone(),
         overlaps,
+        run_lock: run_lock.clone(),
     };
     let reports = std::thread::scope(|scope| {
         if let Some(remote) = &remote

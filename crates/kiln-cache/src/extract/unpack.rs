@@ -126,6 +126,43 @@ pub(crate) fn unpack(
     Ok(done)
 }
 
+/// Refuses the restore if it would replace or remove an output file or symlink on disk
+/// that `may_replace` (given its package-relative path) does not allow. Writes nothing.
+pub(crate) fn check_replacements(
+    package_dir: &Path,
+    globs: &OutputGlobs,
+    scanned: &Scanned,
+    may_replace: &dyn Fn(&str) -> bool,
+) -> Result<(), Refusal> {
+    let found = match globs.find(package_dir) {
+        Ok(found) => found,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Refusal::Io(e)),
+    };
+    for found in found {
+        if found.kind == Kind::Dir {
+            // Only ever removed when empty, and kept when the artifact has it.
+            continue;
+        }
+        let path = package_dir.join(&found.rel);
+        let unchanged = match scanned.outputs.get(&found.rel) {
+            Some(Planned::File { mode, size, digest }) => {
+                found.kind == Kind::File
+                    && digest.is_some_and(|digest| same_file(&path, *mode, *size, &digest))
+            }
+            Some(Planned::Symlink { target }) => {
+                found.kind == Kind::Symlink
+                    && fs_err::read_link(&path).is_ok_and(|current| current == *target)
+            }
+            Some(Planned::Dir { .. }) | None => false,
+        };
+        if !unchanged && !may_replace(&found.rel) {
+            return Err(Refusal::WouldReplace(found.rel));
+        }
+    }
+    Ok(())
+}
+
 /// Removes, deepest first, the outputs on disk that the write pass will not keep or rename
 /// over: those the artifact lacks, and those of another kind than the artifact's (a file
 /// where it has a directory; a directory where it has a file, unless it still holds excluded

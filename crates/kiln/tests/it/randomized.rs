@@ -11,6 +11,9 @@
 //! fingerprint was never built before (kiln keeps every past result), and its `dist/out.txt`
 //! must equal [`Model::expected_outs`], which computes what `build.sh` writes directly.
 //!
+//! One run in five has company: a second `kiln run build` starts once the first has printed
+//! a random number of lines, and both must succeed without any task running twice.
+//!
 //! Reproduce a failure with `KILN_RANDOM_SEED=<seed> KILN_RANDOM_EDITS=<n>`; every failure
 //! message names the seed, the edit number and the edit.
 
@@ -504,8 +507,8 @@ enum Edit {
     Revert {
         back: usize,
     },
-    /// Hand-edited build output: the next run puts back what the cache holds. `same_size`
-    /// keeps the length (only the content digest can tell).
+    /// Hand-edited build output: a restore never overwrites an edit, so the next run builds
+    /// the package again. `same_size` keeps the length (only the content digest can tell).
     TamperOutput {
         pkg: usize,
         same_size: bool,
@@ -513,7 +516,8 @@ enum Edit {
     DeleteOutputs {
         pkg: usize,
     },
-    /// A file the build did not produce, in an output directory: a restore removes it.
+    /// A file the build did not produce, in an output directory: a restore would remove it,
+    /// which it never does to a file kiln did not write, so the next run builds the package.
     StrayOutput {
         pkg: usize,
     },
@@ -793,7 +797,7 @@ fn env_u64(var: &str, default: u64) -> u64 {
     }
 }
 
-fn run_build(repo: &Repo, model: &Model) -> Output {
+fn build_command(repo: &Repo, model: &Model) -> std::process::Command {
     let mut cmd = kiln_command();
     cmd.current_dir(&repo.root)
         .args(["run", "build", "--concurrency", "2", "-v"]);
@@ -803,7 +807,56 @@ fn run_build(repo: &Repo, model: &Model) -> Output {
             None => cmd.env_remove(var),
         };
     }
-    cmd.output().unwrap()
+    cmd
+}
+
+/// Runs the build; with `second_after: Some(n)`, a second kiln process starts the same
+/// build once the first has printed `n` lines (or ended), and must succeed too. Both see
+/// the same sources, so between them every task runs once: one waits for the other and
+/// finds its results.
+fn run_build(repo: &Repo, model: &Model, second_after: Option<usize>) -> Output {
+    let Some(lines) = second_after else {
+        return build_command(repo, model).output().unwrap();
+    };
+    use std::io::{BufRead, Read};
+    let mut first = build_command(repo, model)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = first.stderr.take().unwrap();
+    let errors = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        stderr.read_to_end(&mut text).unwrap();
+        text
+    });
+    let mut stdout = std::io::BufReader::new(first.stdout.take().unwrap());
+    let mut printed = Vec::new();
+    let mut seen = 0;
+    while seen < lines && stdout.read_until(b'\n', &mut printed).unwrap() > 0 {
+        seen += 1;
+    }
+    let second = build_command(repo, model)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    stdout.read_to_end(&mut printed).unwrap();
+    let status = first.wait().unwrap();
+    let mut out = Output {
+        status,
+        stdout: printed,
+        stderr: errors.join().unwrap(),
+    };
+    let other = second.wait_with_output().unwrap();
+    if out.status.success() && !other.status.success() {
+        out = other;
+        out.stderr.splice(
+            0..0,
+            b"(the second, concurrent kiln process)\n".iter().copied(),
+        );
+    }
+    out
 }
 
 /// The packages whose build ran since the last call (the log is then removed).
@@ -868,17 +921,31 @@ struct Tally {
 }
 
 /// Runs kiln and checks the exit code, which packages ran, and every output.
-fn check_run(repo: &Repo, model: &Model, oracle: &mut Oracle, case: &Case<'_>) -> Tally {
-    let out = run_build(repo, model);
+/// `edited_outputs`: packages whose outputs the user changed, which must build again
+/// however their fingerprint stands.
+fn check_run(
+    repo: &Repo,
+    model: &Model,
+    oracle: &mut Oracle,
+    case: &Case<'_>,
+    edited_outputs: &[usize],
+    second_after: Option<usize>,
+) -> Tally {
+    let out = run_build(repo, model, second_after);
     if !out.status.success() {
         case.fail(&out, &format!("kiln exited with {:?}", out.status));
     }
 
     let fps = model.fingerprints();
     let is_new = |i: usize| !oracle.built[i].contains(&fps[i]);
-    let expected: Vec<String> = (0..PACKAGES).filter(|&i| is_new(i)).map(name).collect();
+    let expected: Vec<String> = (0..PACKAGES)
+        .filter(|&i| is_new(i) || edited_outputs.contains(&i))
+        .map(name)
+        .collect();
     let restored: Vec<String> = (0..PACKAGES)
-        .filter(|&i| !is_new(i) && oracle.last.get(i) != Some(&fps[i]))
+        .filter(|&i| {
+            !is_new(i) && !edited_outputs.contains(&i) && oracle.last.get(i) != Some(&fps[i])
+        })
         .map(name)
         .collect();
     let ran = take_exec_log(repo);
@@ -956,7 +1023,7 @@ fn random_edits_rerun_exactly_the_changed_tasks_and_match_a_clean_build() {
         number: 0,
         history: &history,
     };
-    check_run(&repo, &model, &mut oracle, &case);
+    check_run(&repo, &model, &mut oracle, &case, &[], None);
     let cold = started.elapsed();
 
     let mut total = Tally::default();
@@ -971,6 +1038,10 @@ fn random_edits_rerun_exactly_the_changed_tasks_and_match_a_clean_build() {
         if matches!(edit, Edit::ClearCache) {
             oracle.built.iter_mut().for_each(BTreeSet::clear);
         }
+        let edited_outputs = match &edit {
+            Edit::TamperOutput { pkg, .. } | Edit::StrayOutput { pkg } => vec![*pkg],
+            _ => Vec::new(),
+        };
         history.push(edit);
         let case = Case {
             seed,
@@ -978,7 +1049,19 @@ fn random_edits_rerun_exactly_the_changed_tasks_and_match_a_clean_build() {
             number,
             history: &history,
         };
-        let tally = check_run(&repo, &model, &mut oracle, &case);
+        // Now and then a second kiln process joins at a random moment of the run.
+        let second_after = rng.chance(20).then(|| rng.below(12));
+        if second_after.is_some() {
+            *kinds.entry("(two processes)".into()).or_default() += 1;
+        }
+        let tally = check_run(
+            &repo,
+            &model,
+            &mut oracle,
+            &case,
+            &edited_outputs,
+            second_after,
+        );
         total.executed += tally.executed;
         total.restored += tally.restored;
     }

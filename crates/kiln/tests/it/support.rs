@@ -304,6 +304,12 @@ impl Running {
         }
     }
 
+    /// Reads the rest of the output and waits for the exit.
+    pub(crate) fn wait(mut self) -> std::process::ExitStatus {
+        for _ in self.lines.by_ref() {}
+        self.child.wait().unwrap()
+    }
+
     /// Sends SIGINT (as Ctrl-C does), reads the rest of the output and waits for the exit.
     pub(crate) fn interrupt(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")

@@ -293,3 +293,50 @@ fn a_restore_into_an_empty_package_writes_everything() {
         b"export const a = 1;\n"
     );
 }
+
+#[test]
+fn a_restore_never_replaces_or_removes_an_output_kiln_did_not_write() {
+    let built = Built::new();
+    let only = |allowed: &'static str| move |rel: &str| rel == allowed;
+    let restore = |may: &dyn Fn(&str) -> bool| {
+        built
+            .store
+            .restore_over(KEY, &built.pkg(), &built.outputs, &[], may)
+    };
+
+    // Identical outputs are no replacement, whatever the caller allows.
+    restore(&|_| false).unwrap();
+
+    // A hand edit of an output: refused before anything is written.
+    built.write("dist/index.js", b"hand written\n", 0o644);
+    fs_err::remove_file(built.path("dist/bin/run.sh")).unwrap();
+    let err = restore(&only("dist/bin/run.sh")).unwrap_err();
+    assert!(
+        matches!(&err, crate::CacheError::WouldReplace { path, .. } if path == "dist/index.js"),
+        "{err}"
+    );
+    assert_eq!(
+        fs_err::read(built.path("dist/index.js")).unwrap(),
+        b"hand written\n"
+    );
+    assert!(!built.path("dist/bin/run.sh").exists(), "nothing restored");
+    assert!(built.store.get(KEY).unwrap().is_some(), "the entry is kept");
+
+    // A file the artifact lacks would be removed: refused as well.
+    built.write("dist/index.js", b"export const a = 1;\n", 0o644);
+    built.write("dist/.env.local", b"SECRET=1\n", 0o600);
+    let err = restore(&|_| false).unwrap_err();
+    assert!(
+        matches!(&err, crate::CacheError::WouldReplace { path, .. } if path == "dist/.env.local"),
+        "{err}"
+    );
+    assert!(built.path("dist/.env.local").exists());
+
+    // Allowed (kiln wrote them): restored as before.
+    restore(&only("dist/.env.local")).unwrap();
+    assert!(!built.path("dist/.env.local").exists());
+    assert_eq!(
+        fs_err::read(built.path("dist/bin/run.sh")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+}
