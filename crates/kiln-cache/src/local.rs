@@ -245,6 +245,15 @@ impl LocalStore {
 
         let _lock = lock(&shard).map_err(fail)?;
         let meta_path = self.meta_path(key);
+        let blob_path = self.blob_path(key);
+        // A directory (or symlink) where the blob or metadata goes would fail every store of
+        // this key forever: it is never an entry, so it goes.
+        for path in [&meta_path, &blob_path] {
+            if fs_err::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+                tracing::warn!("removing {}, which is not a cache file", path.display());
+                remove_any(path).map_err(fail)?;
+            }
+        }
         if fs_err::symlink_metadata(&meta_path).is_ok() {
             if !replace {
                 tracing::debug!("already stored");
@@ -257,8 +266,18 @@ impl LocalStore {
                 _ => tracing::debug!("replacing the stored entry"),
             }
         }
-        persist(blob, &self.blob_path(key)).map_err(fail)?;
+        persist(blob, &blob_path).map_err(fail)?;
         persist(meta, &meta_path).map_err(fail)
+    }
+
+    /// Removes `path` (not a regular file) from the shard of `key`, under its lock, if it is
+    /// still not a regular file.
+    pub(super) fn clear_obstruction(&self, key: &str, path: &Path) -> io::Result<()> {
+        let _lock = lock(&self.shard(key))?;
+        match fs_err::symlink_metadata(path) {
+            Ok(meta) if !meta.is_file() => remove_any(path),
+            _ => Ok(()),
+        }
     }
 
     /// Replaces the outputs (matched by `outputs`) in `package_dir` with those of the entry
@@ -545,6 +564,15 @@ fn stage_bytes(bytes: &[u8], dir: &Path) -> io::Result<TempPath> {
         .map_err(|e| in_dir(e, dir))?;
     temp.write_all(bytes)?;
     Ok(temp.into_temp_path())
+}
+
+/// Removes a directory tree, or anything else, without following a symlink.
+fn remove_any(path: &Path) -> io::Result<()> {
+    if fs_err::symlink_metadata(path)?.is_dir() {
+        fs_err::remove_dir_all(path)
+    } else {
+        fs_err::remove_file(path)
+    }
 }
 
 fn persist(temp: TempPath, to: &Path) -> io::Result<()> {

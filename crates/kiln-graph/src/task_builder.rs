@@ -183,7 +183,10 @@ impl<'a> Builder<'a> {
                 self.insert((p, t), resolved);
             }
         }
+        // A task the pipeline defines for every package is known even when no package is
+        // there to run it (workspace globs that match nothing): as Turborepo, nothing runs.
         let defined_somewhere = found
+            || self.ws.pipeline.tasks.contains_key(task.as_str())
             || self
                 .pkg_names
                 .iter()

@@ -122,6 +122,16 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         exclude.extend(patterns(&table.exclude, "kiln.toml", true));
     }
     let dirs = members::expand(&root, &include, &exclude)?;
+    if dirs.is_empty() && !include.is_empty() {
+        let globs: Vec<String> = include
+            .iter()
+            .map(|p| format!("`{}` in {}", p.glob, p.file.display()))
+            .collect();
+        tracing::warn!(
+            "the workspace globs ({}) match no directory with a package manifest",
+            globs.join(", ")
+        );
+    }
     let has_cargo_workspace = cargo.as_ref().is_some_and(|c| c.workspace.is_some());
     let mut crates = match cargo {
         Some(CargoManifest {
@@ -153,7 +163,7 @@ fn load(root: PathBuf) -> Result<Workspace, WorkspaceError> {
         entries.entry(dir).or_default().krate = Some(krate);
     }
     let entries: Vec<(String, Entry)> = entries.into_iter().collect();
-    let source = config_source(&root, kiln.is_some());
+    let source = config_source(&root, kiln.is_some())?;
     let read: Vec<Result<Option<Member>, WorkspaceError>> = entries
         .into_par_iter()
         .map(|(dir, entry)| read_member(&root, &dir, entry, &source))
@@ -301,14 +311,25 @@ fn patterns<'a>(globs: &'a [String], file: &'a str, kiln: bool) -> Vec<Pattern<'
         .collect()
 }
 
-fn config_source(root: &Path, has_kiln: bool) -> ConfigSource {
+fn config_source(root: &Path, has_kiln: bool) -> std::io::Result<ConfigSource> {
     if has_kiln {
-        return ConfigSource::Kiln("kiln.toml".into());
+        return Ok(ConfigSource::Kiln("kiln.toml".into()));
     }
-    TURBO_FILES
-        .iter()
-        .find(|f| root.join(f).is_file())
-        .map_or(ConfigSource::Default, |f| ConfigSource::Turbo(f.into()))
+    let Some(found) = TURBO_FILES.iter().find(|f| root.join(f).exists()) else {
+        return Ok(ConfigSource::Default);
+    };
+    let path = root.join(found);
+    if !path.is_file() {
+        // Skipping it would leave the pipeline empty and every task "not found".
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is not a file: the pipeline is read from it",
+                path.display()
+            ),
+        ));
+    }
+    Ok(ConfigSource::Turbo(found.into()))
 }
 
 /// What one member directory declares, before names are cross-checked.
@@ -499,7 +520,17 @@ fn dependencies(
         };
         match workspace_package {
             Some(name) if Some(name) != own => internal.push(name.to_string()),
-            Some(_) => {}
+            Some(name) => {
+                // Turborepo warns and drops the edge; a self-edge could only be a cycle.
+                tracing::warn!(
+                    "package `{name}` depends on itself (`{key}` in {}); ignored",
+                    if dir.is_empty() {
+                        "package.json".to_string()
+                    } else {
+                        format!("{dir}/package.json")
+                    }
+                );
+            }
             None => {
                 external
                     .entry(key.to_string())

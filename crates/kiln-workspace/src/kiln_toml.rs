@@ -151,7 +151,7 @@ pub(crate) struct PackageTable {
 struct TaskTable {
     depends_on: Option<Vec<Spanned<String>>>,
     inputs: Option<Vec<String>>,
-    outputs: Option<Vec<String>>,
+    outputs: Option<Vec<Spanned<String>>>,
     env: Option<Vec<String>>,
     pass_through_env: Option<Vec<String>>,
     cache: Option<bool>,
@@ -242,6 +242,13 @@ pub(crate) fn parse(file: &Path, text: &str, place: Place) -> Result<KilnToml, C
                 return Err(error(dep.span(), msg, "environment variable"));
             }
         }
+        for output in task.outputs.iter().flatten() {
+            if let Some((msg, label)) = crate::turbo_json::output_outside_package(output.get_ref())
+            {
+                let msg = format!("`{}`: {msg}", output.get_ref());
+                return Err(error(output.span(), msg, label));
+            }
+        }
         if let Some(cpus) = &task.cpus
             && !(0..=4096).contains(cpus.get_ref())
         {
@@ -302,7 +309,10 @@ impl KilnToml {
                         inputs.iter_mut().for_each(normalise_default_input);
                         inputs
                     }),
-                    outputs: t.outputs.clone(),
+                    outputs: t
+                        .outputs
+                        .as_ref()
+                        .map(|o| o.iter().map(|g| g.get_ref().clone()).collect()),
                     env: t.env.clone(),
                     pass_through_env: t.pass_through_env.clone(),
                     cache: t.cache,
@@ -429,5 +439,22 @@ cache = false
         );
         let bad = error("[tasks.build]\ncpus = -1\n", Place::Root);
         assert!(bad.contains("expected a number from 0"), "{bad}");
+    }
+
+    #[test]
+    fn outputs_outside_the_package_are_errors_on_their_line() {
+        let bad = error(
+            "[tasks.build]\noutputs = [\"dist/**\", \"/tmp/out/**\"]\n",
+            Place::Root,
+        );
+        assert!(
+            bad.starts_with("kiln.toml:2:23: `/tmp/out/**`: outputs are relative"),
+            "{bad}"
+        );
+        let bad = error("[tasks.build]\n\noutputs = [\"!../x\"]\n", Place::Root);
+        assert!(
+            bad.starts_with("kiln.toml:3:12: `!../x`: outputs cannot leave"),
+            "{bad}"
+        );
     }
 }

@@ -75,10 +75,18 @@ pub(crate) struct Evidence<'a> {
 /// The package manager and its lockfile (relative to the root) when one exists.
 pub(crate) fn detect(evidence: &Evidence<'_>) -> (PackageManager, Option<PathBuf>) {
     let existing = |pm: PackageManager| {
-        pm.lockfile_names()
-            .iter()
-            .map(PathBuf::from)
-            .find(|name| evidence.root.join(name).is_file())
+        pm.lockfile_names().iter().map(PathBuf::from).find(|name| {
+            let path = evidence.root.join(name);
+            let file = path.is_file();
+            if !file && path.exists() {
+                // Turborepo warns and goes on without it; so does kiln, once per run.
+                tracing::warn!(
+                    "{} is not a file: no lockfile is read, so third-party versions are not in the keys",
+                    path.display()
+                );
+            }
+            file
+        })
     };
     if let Some(field) = evidence.package_manager_field {
         match PackageManager::from_field(field) {

@@ -656,27 +656,20 @@ fn inputs(
 }
 
 /// Outputs are restored into the package, so they stay inside it: no `$TURBO_ROOT$` (not
-/// supported yet) and no `..`. `value` is already known to be `null` or strings. (`inputs`
+/// supported yet), no `..`, nothing absolute. `value` is already known to be `null` or strings. (`inputs`
 /// keep `$TURBO_ROOT$/…` as written: the hasher resolves it against the root.)
 fn check_outputs(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<(), ConfigError> {
     let Value::Array(items) = value else {
         return Ok(());
     };
     for (i, output) in items.iter().filter_map(Value::as_str).enumerate() {
-        let glob = output.strip_prefix('!').unwrap_or(output);
-        let problem = if glob.contains(TURBO_ROOT) {
+        let problem = if output.contains(TURBO_ROOT) {
             Some((
                 "`$TURBO_ROOT$` in `outputs` is not supported yet",
                 "unsupported",
             ))
-        } else if glob.split(['/', '\\']).any(|c| c == "..") {
-            Some((
-                "outputs cannot leave the package (`..`): kiln restores a task's outputs into \
-                 its own package only, so that a cache hit never writes anywhere else",
-                "outside the package",
-            ))
         } else {
-            None
+            output_outside_package(output)
         };
         if let Some((msg, label)) = problem {
             let at: Vec<Seg<'_>> = at.iter().copied().chain([Seg::Index(i)]).collect();
@@ -684,6 +677,30 @@ fn check_outputs(doc: &Doc<'_>, at: &[Seg<'_>], value: &Value) -> Result<(), Con
         }
     }
     Ok(())
+}
+
+/// Why an `outputs` glob cannot be used, if it leaves the package (`..`) or is absolute:
+/// the message and a short label. Shared by `turbo.json` and `kiln.toml`.
+pub(crate) fn output_outside_package(output: &str) -> Option<(&'static str, &'static str)> {
+    let glob = output.strip_prefix('!').unwrap_or(output);
+    let b = glob.as_bytes();
+    let windows_drive =
+        b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'/' | b'\\');
+    if glob.starts_with('/') || glob.starts_with('\\') || windows_drive {
+        Some((
+            "outputs are relative to the package: an absolute path points outside it, \
+             where a cache hit must never write; write it relative to the package directory",
+            "absolute path",
+        ))
+    } else if glob.split(['/', '\\']).any(|c| c == "..") {
+        Some((
+            "outputs cannot leave the package (`..`): kiln restores a task's outputs into \
+             its own package only, so that a cache hit never writes anywhere else",
+            "outside the package",
+        ))
+    } else {
+        None
+    }
 }
 
 /// `$KILN_DEFAULT$` is kiln's name for Turborepo's `$TURBO_DEFAULT$`.

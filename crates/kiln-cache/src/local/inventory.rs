@@ -69,6 +69,9 @@ pub(super) struct Scan {
     pub(super) keys: BTreeMap<String, Pair>,
     /// Our temp files, in shards and in `tmp/`.
     pub(super) temps: Vec<Seen>,
+    /// Something other than a regular file (a directory, a symlink) where an entry's blob or
+    /// metadata goes: it makes that key unstorable, so `verify` removes it.
+    pub(super) obstructions: Vec<(String, PathBuf)>,
     /// Anything else (not ours, or not a regular file): counted, never removed.
     pub(super) foreign_bytes: u64,
     pub(super) foreign_files: usize,
@@ -160,17 +163,23 @@ impl Scan {
         if name == ".lock" {
             return;
         }
-        // A file that vanished since the listing was evicted meanwhile: not there.
-        let Some(seen) = seen(file) else { return };
-        if is_temp_name(name) {
-            self.temps.push(seen);
-            return;
-        }
         let (key, is_blob) = match (name.strip_suffix(".tar.zst"), name.strip_suffix(".json")) {
             (Some(key), _) => (key, true),
             (None, Some(key)) => (key, false),
             (None, None) => ("", false),
         };
+        // A file that vanished since the listing was evicted meanwhile: not there.
+        let Some(seen) = seen(file) else {
+            let here = file.path().symlink_metadata().is_ok();
+            if here && validate_key(key).is_ok() && key.starts_with(shard) {
+                self.obstructions.push((key.to_string(), file.path()));
+            }
+            return;
+        };
+        if is_temp_name(name) {
+            self.temps.push(seen);
+            return;
+        }
         // A key outside its shard is not where lookups go: not an entry.
         if validate_key(key).is_err() || !key.starts_with(shard) {
             self.foreign_files += 1;

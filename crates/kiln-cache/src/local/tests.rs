@@ -528,3 +528,28 @@ fn a_result_larger_than_the_restore_limit_is_not_stored() {
     );
     assert!(store.peek("big1").unwrap().is_none());
 }
+
+#[test]
+fn a_directory_where_an_entry_goes_is_reported_by_verify_and_never_blocks_a_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
+    write(&pkg.join("dist/a.js"), b"a", 0o644);
+    let outs = outputs(&["dist/**"]);
+
+    fs_err::create_dir_all(store.blob_path(KEY).join("junk")).unwrap();
+    let report = store.verify().unwrap();
+    assert_eq!(report.bad.len(), 1, "{report:?}");
+    assert!(
+        report.bad[0].reason.contains("is a directory"),
+        "{report:?}"
+    );
+    assert!(!store.blob_path(KEY).exists(), "repaired");
+
+    // A store goes through one too (metadata side this time).
+    fs_err::create_dir_all(store.meta_path(KEY)).unwrap();
+    pack_and_put(&store, &pkg, &outs, b"log", KEY);
+    fs_err::remove_dir_all(pkg.join("dist")).unwrap();
+    assert_eq!(store.restore(KEY, &pkg, &outs, &[]).unwrap().log, b"log");
+    assert_eq!(store.verify().unwrap().bad.len(), 0);
+}

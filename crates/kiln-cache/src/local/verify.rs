@@ -82,6 +82,24 @@ impl LocalStore {
                 }
             }
         }
+        for (key, path) in &scan.obstructions {
+            let what = if path.is_dir() {
+                "a directory"
+            } else {
+                "not a file"
+            };
+            let reason = format!("{} is {what}", path.display());
+            tracing::debug!(key, %reason, "removing what blocks a cache entry");
+            report.checked += 1;
+            if let Err(e) = self.clear_obstruction(key, path) {
+                tracing::warn!("cannot remove {}: {e}", path.display());
+            }
+            report.bad.push(BadEntry {
+                key: key.clone(),
+                reason,
+                bytes: 0,
+            });
+        }
         (report.loose_removed, report.loose_bytes_removed) =
             self.remove_loose(&scan, now, false, false);
         Ok(report)

@@ -388,6 +388,11 @@ fn turbo_root_and_dot_dot_in_outputs_are_errors_at_the_entry() {
          anywhere else"
     );
     // `..` inside a name is not a path component.
+    let e = root_error(r#"{"tasks": {"build": {"outputs": ["dist/**", "/abs/out/**"]}}}"#);
+    assert!(
+        e.starts_with("turbo.json:1:45: `/abs/out/**`: outputs are relative to the package"),
+        "{e}"
+    );
     let p = root(r#"{"tasks": {"build": {"outputs": ["dist/a..b/**"]}}}"#);
     assert_eq!(p.tasks["build"].outputs, list(&["dist/a..b/**"]));
 }

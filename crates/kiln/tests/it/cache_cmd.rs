@@ -175,6 +175,37 @@ fn verify_evicts_a_damaged_blob_and_the_next_run_rebuilds_that_task_only() {
 }
 
 #[test]
+fn a_directory_where_a_blob_goes_is_reported_repaired_and_the_task_cached_again() {
+    let repo = four_packages();
+    repo.run_ok(&["run", "build"]);
+    repo.take_exec_log();
+    let key = entry_of(&repo, "@bench/pkg-0001#build")["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shard = repo.path(&format!(".kiln/cache/artifacts-v1/{}", &key[..2]));
+    std::fs::remove_file(shard.join(format!("{key}.tar.zst"))).unwrap();
+    std::fs::remove_file(shard.join(format!("{key}.json"))).unwrap();
+    std::fs::create_dir_all(shard.join(format!("{key}.tar.zst/in-the-way"))).unwrap();
+
+    let out = repo.run(&["cache", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("damaged: {key}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!shard.join(format!("{key}.tar.zst")).exists(), "removed");
+
+    // And a run stores through one as well: the task is cacheable again at once.
+    std::fs::create_dir_all(shard.join(format!("{key}.json/in-the-way"))).unwrap();
+    repo.run_ok(&["run", "build", "--force", "--filter", "@bench/pkg-0001"]);
+    repo.take_exec_log();
+    repo.run_ok(&["run", "build", "--filter", "@bench/pkg-0001"]);
+    assert_eq!(repo.take_exec_log(), Vec::<String>::new(), "a hit");
+}
+
+#[test]
 fn clear_empties_the_cache_and_everything_rebuilds() {
     let repo = four_packages();
     repo.run_ok(&["run", "build"]);

@@ -134,3 +134,77 @@ fn resource_fields_with_bad_values_are_errors_with_their_line() {
     assert!(err.contains("kiln.toml:3:10"), "{err}");
     assert!(err.contains("`lots` is not a size"), "{err}");
 }
+
+#[test]
+fn an_absolute_output_glob_is_a_config_error_naming_its_line() {
+    let repo =
+        npm_repo("{\n  \"tasks\": {\n    \"build\": { \"outputs\": [\"/tmp/out/**\"] }\n  }\n}\n");
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("turbo.json:3:28")
+            && stderr(&out).contains("outputs are relative to the package"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!repo.path("pkgs/a/ran-a").exists(), "nothing ran");
+}
+
+#[test]
+fn workspace_globs_that_match_nothing_say_so_and_run_nothing() {
+    let repo = Repo::empty();
+    repo.write(
+        "package.json",
+        r#"{ "name": "root", "private": true, "workspaces": ["packages/*"] }"#,
+    )
+    .write("turbo.json", r#"{ "tasks": { "build": {} } }"#)
+    .write(
+        "pkgs/a/package.json",
+        r#"{ "name": "a", "scripts": { "build": "true" } }"#,
+    );
+    repo.commit("fixture");
+    let out = repo.run_ok(&["run", "build"]);
+    assert!(
+        stderr(&out)
+            .contains("the workspace globs (`packages/*` in package.json) match no directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("could not find task"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_turbo_json_that_is_a_directory_is_named_as_such() {
+    let repo = npm_repo("{}");
+    std::fs::remove_file(repo.path("turbo.json")).unwrap();
+    std::fs::create_dir(repo.path("turbo.json")).unwrap();
+    let out = repo.run(&["run", "build"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("turbo.json is not a file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_package_depending_on_itself_and_a_lockfile_directory_are_warned_about() {
+    let repo = npm_repo(r#"{ "tasks": { "build": {} } }"#);
+    repo.write(
+        "pkgs/a/package.json",
+        r#"{ "name": "a", "scripts": { "build": "echo a > ran-a" }, "devDependencies": { "a": "*" } }"#,
+    );
+    std::fs::create_dir(repo.path("package-lock.json")).unwrap();
+    let out = repo.run_ok(&["run", "build"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("package `a` depends on itself (`a` in pkgs/a/package.json); ignored"),
+        "{err}"
+    );
+    assert!(err.contains("package-lock.json is not a file"), "{err}");
+    assert!(repo.path("pkgs/a/ran-a").exists(), "runs as turbo runs it");
+}
