@@ -115,6 +115,7 @@ mod tests {
             files: 1,
             created_unix_ms: 5,
             signature: None,
+            seal: None,
         }
     }
 

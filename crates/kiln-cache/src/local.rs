@@ -180,7 +180,13 @@ impl LocalStore {
         };
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(read_error)?;
-        match ArtifactMeta::parse(&bytes, key) {
+        let meta = ArtifactMeta::parse(&bytes, key);
+        if meta.as_ref().is_ok_and(|m| m.seal.is_none()) {
+            // Written before entries were sealed: a miss, quietly replaced by the next store.
+            tracing::debug!(key, "unsealed cache entry (an older kiln's): not used");
+            return Ok(None);
+        }
+        match meta.and_then(|meta| meta.check_seal().map(|()| meta)) {
             Ok(meta) => {
                 if used {
                     last_use::refresh(file.file(), SystemTime::now());
@@ -241,7 +247,7 @@ impl LocalStore {
         fs_err::create_dir_all(&shard).map_err(fail)?;
         // Staged before the lock is taken, so the lock only covers two renames.
         let blob = stage_blob(packed.path(), &shard).map_err(fail)?;
-        let meta = stage_bytes(&packed.meta().to_json(), &shard).map_err(fail)?;
+        let meta = stage_bytes(&packed.meta().clone().sealed().to_json(), &shard).map_err(fail)?;
 
         let _lock = lock(&shard).map_err(fail)?;
         let meta_path = self.meta_path(key);
@@ -255,7 +261,11 @@ impl LocalStore {
             }
         }
         if fs_err::symlink_metadata(&meta_path).is_ok() {
-            if !replace {
+            // An entry that does not verify is no entry: replace it rather than keep it.
+            let sound = fs_err::read(&meta_path).is_ok_and(|bytes| {
+                ArtifactMeta::parse(&bytes, key).is_ok_and(|m| m.check_seal().is_ok())
+            });
+            if !replace && sound {
                 tracing::debug!("already stored");
                 return Ok(());
             }

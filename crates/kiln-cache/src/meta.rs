@@ -39,6 +39,10 @@ pub struct ArtifactMeta {
     /// where the artifact was uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Binds the key to the blob's digest in the local store ([`ArtifactMeta::sealed`]): an
+    /// entry copied under another key with its `key` field rewritten no longer verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl ArtifactMeta {
@@ -55,7 +59,39 @@ impl ArtifactMeta {
             files,
             created_unix_ms,
             signature: None,
+            seal: None,
         }
+    }
+
+    /// The metadata with its seal set: a digest of the key, the blob's digest and its size
+    /// together, so that the metadata of one key can never vouch for another key's blob.
+    /// Not a secret: it catches a copied or hand-edited entry, not a forger who recomputes
+    /// it (remote entries have [`crate::ArtifactSigner`] for that).
+    pub(crate) fn sealed(mut self) -> Self {
+        self.seal = Some(self.expected_seal());
+        self
+    }
+
+    /// Whether the seal binds this metadata's key to its blob; why not, if it does not.
+    pub(crate) fn check_seal(&self) -> Result<(), String> {
+        match &self.seal {
+            None => Err("metadata carries no seal binding it to its key".into()),
+            Some(seal) if *seal != self.expected_seal() => Err(
+                "metadata's seal does not bind its key to its blob (copied from another key?)"
+                    .into(),
+            ),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn expected_seal(&self) -> String {
+        let mut hasher = blake3::Hasher::new_derive_key("kiln local cache entry seal v1");
+        for part in [self.key.as_bytes(), self.blob.blake3.as_bytes()] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        hasher.update(&self.blob.size.to_le_bytes());
+        hasher.finalize().to_hex().to_string()
     }
 
     /// The task's original duration: the time a hit saves.

@@ -99,6 +99,7 @@ mod tests {
             files: 2,
             created_unix_ms: 1,
             signature: None,
+            seal: None,
         }
     }
 

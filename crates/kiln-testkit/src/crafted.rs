@@ -101,6 +101,7 @@ fn finish(key: &str, compressed: &[u8], files: u64, scratch: &Path) -> PackedArt
         files,
         created_unix_ms: 0,
         signature: None,
+        seal: None,
     };
     PackedArtifact::from_parts(path, meta)
 }

@@ -553,3 +553,36 @@ fn a_directory_where_an_entry_goes_is_reported_by_verify_and_never_blocks_a_stor
     assert_eq!(store.restore(KEY, &pkg, &outs, &[]).unwrap().log, b"log");
     assert_eq!(store.verify().unwrap().bad.len(), 0);
 }
+
+#[test]
+fn an_entry_copied_under_another_key_with_its_key_rewritten_is_never_a_hit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = tmp.path().join("pkg");
+    let store = LocalStore::open(&tmp.path().join("cache")).unwrap();
+    write(&pkg.join("dist/a.js"), b"from the other key", 0o644);
+    let outs = outputs(&["dist/**"]);
+    pack_and_put(&store, &pkg, &outs, b"log", KEY);
+
+    let other = "9f77aa00";
+    fs_err::create_dir_all(store.shard(other)).unwrap();
+    fs_err::copy(store.blob_path(KEY), store.blob_path(other)).unwrap();
+    let text = fs_err::read_to_string(store.meta_path(KEY)).unwrap();
+    fs_err::write(store.meta_path(other), text.replace(KEY, other)).unwrap();
+
+    let err = store.restore(other, &pkg, &outs, &[]).unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Corrupt { reason, .. } if reason.contains("seal")),
+        "{err}"
+    );
+    assert!(store.get(other).unwrap().is_none(), "evicted");
+    assert!(store.get(KEY).unwrap().is_some(), "the original is fine");
+
+    // Without any seal (an older kiln's entry, or one stripped of it): a quiet miss, and a
+    // store replaces it.
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json.as_object_mut().unwrap().remove("seal").unwrap();
+    fs_err::write(store.meta_path(KEY), json.to_string()).unwrap();
+    assert!(store.get(KEY).unwrap().is_none());
+    pack_and_put(&store, &pkg, &outs, b"log", KEY);
+    assert!(store.get(KEY).unwrap().is_some());
+}

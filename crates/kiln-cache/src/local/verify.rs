@@ -64,7 +64,10 @@ impl LocalStore {
             };
             let problem = match &meta {
                 Err(reason) => Some(reason.clone()),
-                Ok(meta) => self.check_blob(meta)?,
+                Ok(meta) => match meta.check_seal() {
+                    Err(reason) => Some(reason),
+                    Ok(()) => self.check_blob(meta)?,
+                },
             };
             match problem {
                 None => {

@@ -81,3 +81,32 @@ fn the_steps_a_task_runs_are_in_its_key() {
     );
     assert_ne!(keys(&repo), through_npm);
 }
+
+#[test]
+fn a_symlink_input_is_hashed_as_its_target_text_and_its_target_can_be_declared() {
+    let repo = fixture(r#"["$TURBO_DEFAULT$"]"#);
+    std::os::unix::fs::symlink(
+        "../../shared/config.json",
+        repo.path("pkgs/app/config.json"),
+    )
+    .unwrap();
+    repo.commit("link");
+    assert_eq!(runs(&repo), 1);
+    // The link is what is hashed, as git records it: its target's content is not.
+    repo.write("shared/config.json", "{ \"edited\": 1 }\n");
+    assert_eq!(runs(&repo), 0, "documented: the link text is the input");
+    std::fs::remove_file(repo.path("pkgs/app/config.json")).unwrap();
+    std::os::unix::fs::symlink("../../unrelated.txt", repo.path("pkgs/app/config.json")).unwrap();
+    assert_eq!(runs(&repo), 1, "retargeted");
+
+    // Declared as an input, the target's edits re-run the task.
+    let repo = fixture(r#"["$TURBO_DEFAULT$", "../../shared/config.json"]"#);
+    std::os::unix::fs::symlink(
+        "../../shared/config.json",
+        repo.path("pkgs/app/config.json"),
+    )
+    .unwrap();
+    assert_eq!(runs(&repo), 1);
+    repo.write("shared/config.json", "{ \"edited\": 2 }\n");
+    assert_eq!(runs(&repo), 1);
+}
