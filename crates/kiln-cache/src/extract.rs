@@ -118,7 +118,7 @@ enum Planned {
 
 /// What the scan learnt about an artifact it accepted.
 pub(crate) struct Scanned {
-    pub(crate) log: Vec<u8>,
+    pub(crate) log: crate::TaskLog,
     /// Every output entry, by package-relative path.
     outputs: HashMap<String, Planned>,
     /// Every directory the artifact will hold, declared or implied by a deeper entry. Stale
@@ -133,10 +133,11 @@ pub(crate) fn scan(
     globs: &OutputGlobs,
     limit: u64,
     contents: Contents,
+    scratch: &Path,
 ) -> Result<Scanned, Refusal> {
     let mut hashing = HashingReader::new(blob);
     let exceeded = Cell::new(false);
-    let outcome = scan_entries(&mut hashing, globs, limit, contents, &exceeded);
+    let outcome = scan_entries(&mut hashing, globs, limit, contents, &exceeded, scratch);
     let actual = hashing
         .drain()
         .map_err(|e| Refusal::Corrupt(format!("unreadable blob: {e}")))?;
@@ -159,6 +160,7 @@ fn scan_entries(
     limit: u64,
     contents: Contents,
     exceeded: &Cell<bool>,
+    scratch: &Path,
 ) -> Result<(Scanned, u64), Refusal> {
     let failed = |e: io::Error| {
         if exceeded.get() {
@@ -190,9 +192,8 @@ fn scan_entries(
                 if log.is_some() {
                     return Err(unsafe_entry(LOG_ENTRY, "the log appears twice"));
                 }
-                let mut buf = Vec::new();
-                entry.read_to_end(&mut buf).map_err(failed)?;
-                log = Some(buf);
+                let len = entry.size();
+                log = Some(crate::TaskLog::read(&mut entry, len, scratch).map_err(failed)?);
             }
             Item::Output { rel, entry: kind } => {
                 for parent in ancestors(&rel) {

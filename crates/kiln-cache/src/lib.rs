@@ -36,7 +36,7 @@
 //! let packed = pack(pkg, &outputs, &nested, b"built\n", &info, store.scratch_dir())?;
 //! store.put(&key, &packed)?; // `put_replacing` under `--force`
 //! let restored = store.restore(&key, pkg, &outputs, &nested)?;
-//! assert_eq!(restored.log, b"built\n");
+//! assert_eq!(restored.log.to_vec().unwrap(), b"built\n");
 //! # Ok(()) }
 //! ```
 
@@ -52,6 +52,7 @@ mod meta;
 mod outputs;
 mod signature;
 mod store;
+mod task_log;
 
 pub use artifact::{PackedArtifact, pack};
 pub use breaker::{Breaker, DEFAULT_BREAKER_THRESHOLD};
@@ -68,3 +69,4 @@ pub use meta::{ArtifactInfo, ArtifactMeta, FORMAT_VERSION};
 pub use outputs::OutputGlobs;
 pub use signature::{ArtifactSigner, SignatureError};
 pub use store::CacheStore;
+pub use task_log::{SPILL_OVER, TaskLog};

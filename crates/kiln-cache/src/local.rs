@@ -49,10 +49,10 @@ impl Default for LocalStoreOptions {
 }
 
 /// A cache entry restored into a package.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Restored {
-    /// The task's captured output, to replay.
-    pub log: Vec<u8>,
+    /// The task's captured output, to replay (on disk when large).
+    pub log: crate::TaskLog,
     /// Number of files and symlinks the artifact holds: `files_written + files_kept`
     /// (0 from [`LocalStore::read_log`]).
     pub files: usize,
@@ -328,8 +328,15 @@ impl LocalStore {
             .ok_or_else(|| CacheError::Missing { key: key.into() })?;
         let blob = self.open_blob(&meta, package_dir)?;
         let limit = self.options.max_unpacked_bytes;
-        let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Digest)
-            .map_err(|r| self.refused(&meta, package_dir, r))?;
+        let scanned = extract::scan(
+            blob.file(),
+            &meta,
+            &globs,
+            limit,
+            Contents::Digest,
+            &self.scratch,
+        )
+        .map_err(|r| self.refused(&meta, package_dir, r))?;
         extract::check_replacements(package_dir, &globs, &scanned, may_replace)
             .map_err(|r| self.refused(&meta, package_dir, r))?;
         let done = extract::unpack(blob.file(), &scanned, package_dir, &globs, limit)
@@ -361,8 +368,15 @@ impl LocalStore {
         let here = Path::new(".");
         let blob = self.open_blob(&meta, here)?;
         let limit = self.options.max_unpacked_bytes;
-        let scanned = extract::scan(blob.file(), &meta, &globs, limit, Contents::Skip)
-            .map_err(|r| self.refused(&meta, here, r))?;
+        let scanned = extract::scan(
+            blob.file(),
+            &meta,
+            &globs,
+            limit,
+            Contents::Skip,
+            &self.scratch,
+        )
+        .map_err(|r| self.refused(&meta, here, r))?;
         Ok(Restored {
             log: scanned.log,
             files: 0,

@@ -6,10 +6,10 @@
 //! half-written output reaches the cache.
 
 use std::ffi::OsString;
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
-use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, pack};
+use kiln_cache::{ArtifactInfo, CacheError, LocalStore, OutputsFingerprint, TaskLog, pack};
 use kiln_core::{
     CacheSource, CacheStatus, Event, Phase, TaskId, TaskOutcome, TaskReport, TaskResources,
 };
@@ -43,7 +43,7 @@ pub struct TaskContext<'a> {
     /// Digests of input files, to check that a task's inputs did not change while it ran.
     pub stat_cache: &'a StatCache,
     pub registry: &'a ProcessRegistry,
-    pub events: &'a Sender<Event>,
+    pub events: &'a SyncSender<Event>,
     pub cache: CacheMode,
     /// kiln's environment, which each task sees through its env mode (see
     /// [`crate::task_env`]) before the script variables are added.
@@ -219,7 +219,7 @@ pub fn run_task(
     let executing = Instant::now();
     let (outcome, log, resources) = execute(ctx, node, hashed, &env.vars);
     ctx.phase(id, Phase::Execute, executing);
-    write_turbo_log(ctx, node, hashed, &log);
+    write_turbo_log(ctx, node, hashed, |path| fs_err::write(path, &log));
     report.outcome = outcome;
     report.resources = resources;
     let mut recorded = false;
@@ -376,7 +376,7 @@ fn restore(
             // The outputs are in place and the log is kept: only confirm the entry exists.
             (false, _) | (true, Some(_)) => match ctx.store.get(key) {
                 Ok(Some(meta)) => Ok((
-                    record.log.clone().unwrap_or_default().into_bytes(),
+                    TaskLog::Memory(record.log.clone().unwrap_or_default().into_bytes()),
                     meta.duration(),
                 )),
                 Ok(None) => Err(CacheError::Missing { key: key.into() }),
@@ -448,13 +448,13 @@ fn restore(
             Some(record)
         }
         None => {
-            write_turbo_log(ctx, node, hashed, &log);
+            write_turbo_log(ctx, node, hashed, |path| log.write_to(path));
             OutputsFingerprint::take(dir, outputs, &hashed.nested)
                 .ok()
                 .map(|fingerprint| OutputRecord {
                     key: key.to_string(),
                     fingerprint,
-                    log: kept_log(&log),
+                    log: log.as_bytes().and_then(kept_log),
                 })
         }
     };
@@ -467,12 +467,15 @@ fn restore(
         key: key.to_string(),
         source,
     });
-    for line in lines(&log) {
+    let replayed = log.for_each_line(|line| {
         ctx.emit(Event::TaskOutput {
             id: node.id.clone(),
-            line,
+            line: String::from_utf8_lossy(line).into_owned(),
             replayed: true,
-        });
+        })
+    });
+    if let Err(e) = replayed {
+        ctx.warn(&node.id, format!("could not replay the cached log: {e}"));
     }
     Some((saved, source))
 }
@@ -676,13 +679,18 @@ fn add_usage(ctx: &TaskContext<'_>, pid: u32, used: &mut Option<TaskResources>) 
 
 /// `<package>/.turbo/turbo-<task>.log`, as Turborepo writes it (never an input: `.turbo/` is
 /// never walked). Failing to write it costs nothing but the file.
-fn write_turbo_log(ctx: &TaskContext<'_>, node: &TaskNode, hashed: &HashedTask, log: &[u8]) {
+fn write_turbo_log(
+    ctx: &TaskContext<'_>,
+    node: &TaskNode,
+    hashed: &HashedTask,
+    write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+) {
     if !ctx.turbo_logs {
         return;
     }
     let dir = hashed.package_dir.join(".turbo");
     let path = dir.join(turbo_log_name(node.id.task.as_str()));
-    if let Err(e) = fs_err::create_dir_all(&dir).and_then(|()| fs_err::write(&path, log)) {
+    if let Err(e) = fs_err::create_dir_all(&dir).and_then(|()| write(&path)) {
         tracing::debug!("could not write the task log: {e}");
     }
 }
@@ -710,15 +718,6 @@ fn first_difference(
     then.keys().find(|p| !current.contains(p.as_str())).cloned()
 }
 
-fn lines(log: &[u8]) -> impl Iterator<Item = String> + '_ {
-    let trimmed = log.strip_suffix(b"\n").unwrap_or(log);
-    let empty = trimmed.is_empty();
-    trimmed
-        .split(|b| *b == b'\n')
-        .filter(move |_| !empty)
-        .map(|l| String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)).into_owned())
-}
-
 /// An error and its sources on one line.
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -733,7 +732,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{first_difference, lines};
+    use super::first_difference;
     use kiln_hash::Digest;
 
     #[test]
@@ -766,13 +765,5 @@ mod tests {
             .as_deref(),
             Some("c")
         );
-    }
-
-    #[test]
-    fn log_lines_drop_the_final_newline_only() {
-        let got: Vec<String> = lines(b"a\n\nb\n").collect();
-        assert_eq!(got, ["a", "", "b"]);
-        assert_eq!(lines(b"").count(), 0);
-        assert_eq!(lines(b"x").collect::<Vec<_>>(), ["x"]);
     }
 }

@@ -74,6 +74,9 @@ impl Console {
     }
 }
 
+/// Lines printed in one go at most: past it they are written out before more events are read.
+const MAX_PENDING_LINES: usize = 1024;
+
 fn consume(events: Receiver<Event>, opts: ConsoleOptions) {
     let mut printer = Printer::new(
         opts.verbose,
@@ -110,13 +113,16 @@ fn consume(events: Receiver<Event>, opts: ConsoleOptions) {
         while let Some(event) = next {
             screen.observe(&event);
             printer.handle(event, &mut lines);
-            // A flood of events must not hold the live view still.
-            if screen.live.is_some() && Instant::now() >= next_frame {
+            // A flood of events must not hold the live view still, nor pile up unprinted.
+            if lines.len() >= MAX_PENDING_LINES
+                || (screen.live.is_some() && Instant::now() >= next_frame)
+            {
                 break;
             }
             next = events.try_recv().ok();
         }
-        if screen.live.is_none() || Instant::now() >= next_frame {
+        if screen.live.is_none() || lines.len() >= MAX_PENDING_LINES || Instant::now() >= next_frame
+        {
             screen.show(&mut lines, true);
             next_frame = Instant::now() + FRAME;
         }

@@ -2,7 +2,7 @@
 //! process tree, let the memory governor set the budget (fewer tasks under memory pressure,
 //! back up when memory recovers), and tell subscribers what was seen (live view, trace).
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ pub(crate) fn start(
     budget: &Budget,
     memory_limit: Option<u64>,
     registry: &ProcessRegistry,
-    events: &Sender<Event>,
+    events: &SyncSender<Event>,
     trees: &Arc<Mutex<TreeTracker>>,
 ) -> Option<Monitor> {
     let max_slots = budget.slots().max(1);

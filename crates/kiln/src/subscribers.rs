@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,6 +42,10 @@ pub(crate) struct SubscriberOptions {
     pub(crate) concurrency: usize,
 }
 
+/// Events queued between the run and the console: enough to absorb bursts, small enough
+/// that a flood of output lines is paced by what the console can print.
+const EVENTS_IN_FLIGHT: usize = 4096;
+
 /// The running subscribers; [`Subscribers::finish`] waits for them.
 pub(crate) struct Subscribers {
     fan_out: JoinHandle<()>,
@@ -51,9 +55,11 @@ pub(crate) struct Subscribers {
 
 /// Starts the subscribers. Send every event of the run on the returned sender, drop it (and
 /// every clone) when the run ends, then call [`Subscribers::finish`].
-pub(crate) fn start(opts: SubscriberOptions) -> (Sender<Event>, Subscribers) {
+pub(crate) fn start(opts: SubscriberOptions) -> (SyncSender<Event>, Subscribers) {
     let env = Environment::read();
-    let (console_tx, console_rx) = channel();
+    // Bounded, here and below: a task replaying a 100 MB log waits for the console to
+    // print, rather than queueing every line in memory first.
+    let (console_tx, console_rx) = sync_channel(EVENTS_IN_FLIGHT);
     // As Turborepo: `auto` leaves the prefix out on GitHub Actions, whose groups name the task.
     let prefixed = match opts.log_prefix {
         LogPrefix::Task => true,
@@ -91,7 +97,7 @@ pub(crate) fn start(opts: SubscriberOptions) -> (Sender<Event>, Subscribers) {
         }
         None => (None, None),
     };
-    let (tx, rx) = channel::<Event>();
+    let (tx, rx) = sync_channel::<Event>(EVENTS_IN_FLIGHT);
     let fan_out = std::thread::Builder::new()
         .name("kiln-events".into())
         .spawn(move || {

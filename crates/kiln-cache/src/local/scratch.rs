@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// Name prefixes of the temp files this crate creates.
-const TEMP_PREFIXES: [&str; 3] = [".pack-", ".blob-", ".meta-"];
+const TEMP_PREFIXES: [&str; 4] = [".pack-", ".blob-", ".meta-", crate::task_log::SPILL_PREFIX];
 
 /// Whether `name` is one of our temp files (a write in progress, or a killed one's leftover).
 pub(super) fn is_temp_name(name: &str) -> bool {

@@ -57,7 +57,7 @@ fn restores_exactly_the_outputs_that_were_packed() {
     write(&pkg.join("dist/old/gone.js"), b"old build", 0o644);
 
     let restored = store.restore(KEY, &pkg, &outs, &[]).unwrap();
-    assert_eq!(restored.log, b"built in 1s\n");
+    assert_eq!(restored.log.to_vec().unwrap(), b"built in 1s\n");
     assert_eq!(restored.files, 4);
     assert_eq!(restored.meta.files, 4);
     assert_eq!(restored.meta.duration_ms, 1234);
@@ -149,8 +149,8 @@ fn a_task_without_outputs_still_replays_its_log() {
     pack_and_put(&store, &pkg, &[], b"lint ok\n", KEY);
     let restored = store.restore(KEY, &pkg, &[], &[]).unwrap();
     assert_eq!(
-        (restored.log.as_slice(), restored.files),
-        (&b"lint ok\n"[..], 0)
+        (restored.log.to_vec().unwrap(), restored.files),
+        (b"lint ok\n".to_vec(), 0)
     );
     assert!(pkg.join("src/a.ts").is_file());
 }
@@ -265,7 +265,7 @@ fn concurrent_puts_of_one_key_leave_a_valid_entry() {
         let restored = store.restore(key, &target, &outs, &[]).unwrap();
         let content = fs_err::read_to_string(target.join("dist/out.txt")).unwrap();
         assert_eq!(
-            restored.log,
+            restored.log.to_vec().unwrap(),
             content.replace("writer", "log").as_bytes(),
             "log and outputs agree"
         );
@@ -284,7 +284,9 @@ fn the_first_writer_wins() {
         store
             .restore(KEY, &pkg, &outputs(&["dist/**"]), &[])
             .unwrap()
-            .log,
+            .log
+            .to_vec()
+            .unwrap(),
         b"first"
     );
 }
@@ -307,7 +309,7 @@ fn fetch_hands_over_a_verified_artifact_another_store_can_keep() {
     let restored = lower
         .restore(KEY, &tmp.path().join("copy"), &outputs(&["dist/**"]), &[])
         .unwrap();
-    assert_eq!(restored.log, b"log");
+    assert_eq!(restored.log.to_vec().unwrap(), b"log");
     assert!(
         upper.contains(KEY).unwrap().is_some(),
         "fetching leaves the source entry"
@@ -394,7 +396,7 @@ fn put_replacing_repairs_a_bad_entry() {
     assert!(matches!(refused, CacheError::Corrupt { .. }));
     let other = tmp.path().join("other");
     let restored = store.restore(KEY, &other, &outs, &[]).unwrap();
-    assert_eq!(restored.log, b"good");
+    assert_eq!(restored.log.to_vec().unwrap(), b"good");
     assert_eq!(fs_err::read(other.join("dist/a.js")).unwrap(), b"good");
 }
 
@@ -425,7 +427,15 @@ fn a_root_task_never_touches_nested_packages() {
     );
     store.restore(KEY, &other, &outs, &nested).unwrap();
     assert!(!other.join("packages").exists());
-    assert_eq!(store.read_log(KEY, &outs, &nested).unwrap().log, b"");
+    assert_eq!(
+        store
+            .read_log(KEY, &outs, &nested)
+            .unwrap()
+            .log
+            .to_vec()
+            .unwrap(),
+        b""
+    );
 }
 
 #[test]
@@ -550,7 +560,15 @@ fn a_directory_where_an_entry_goes_is_reported_by_verify_and_never_blocks_a_stor
     fs_err::create_dir_all(store.meta_path(KEY)).unwrap();
     pack_and_put(&store, &pkg, &outs, b"log", KEY);
     fs_err::remove_dir_all(pkg.join("dist")).unwrap();
-    assert_eq!(store.restore(KEY, &pkg, &outs, &[]).unwrap().log, b"log");
+    assert_eq!(
+        store
+            .restore(KEY, &pkg, &outs, &[])
+            .unwrap()
+            .log
+            .to_vec()
+            .unwrap(),
+        b"log"
+    );
     assert_eq!(store.verify().unwrap().bad.len(), 0);
 }
 

@@ -267,3 +267,75 @@ fn on_a_terminal_the_live_view_is_drawn_and_erased_before_the_summary() {
     assert!(!after.contains("ETA"), "{after:?}");
     assert!(after.contains("Tasks:  2 successful"), "{after:?}");
 }
+
+/// The peak resident memory of `kiln args…` run in `repo`, in bytes, and how many bytes it
+/// printed. Measured by a small Python parent: a child's peak counts the memory of the
+/// process it was forked from, and this test process may be large.
+fn peak_memory(repo: &Repo, args: &[&str]) -> (u64, u64) {
+    const MEASURE: &str = r#"
+import resource, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+n = 0
+while True:
+    chunk = p.stdout.read(65536)
+    if not chunk:
+        break
+    n += len(chunk)
+assert p.wait() == 0, "kiln failed"
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, n)
+"#;
+    let kiln = crate::support::kiln_command();
+    let out = std::process::Command::new("python3")
+        .args(["-c", MEASURE])
+        .arg(kiln.get_program())
+        .args(args)
+        .envs(kiln.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("KILN_CACHE")
+        .current_dir(&repo.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
+}
+
+#[test]
+fn replaying_a_large_log_streams_it_instead_of_holding_it_in_memory() {
+    const LOG: u64 = 48 << 20;
+    let repo = Repo::npm_workspace();
+    repo.write(
+        "turbo.json",
+        r#"{ "tasks": { "build": { "outputs": ["dist/**"] } } }"#,
+    )
+    .write(
+        "pkgs/noisy/package.json",
+        &format!(
+            r#"{{ "name": "noisy", "scripts": {{ "build": "mkdir -p dist && echo 1 > dist/x && yes 0123456789abcdef0123456789abcdef0123456789abcdef | head -c {LOG}" }} }}"#
+        ),
+    )
+    .write(".gitignore", ".kiln/\ndist/\n");
+    repo.commit("fixture");
+    let built = repo
+        .kiln()
+        .args(["run", "build"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(built.success());
+    std::fs::remove_dir_all(repo.path("pkgs/noisy/dist")).unwrap();
+    for (what, args) in [
+        ("restored", &["run", "build", "--log-order", "stream"][..]),
+        ("in place", &["run", "build", "--log-order", "stream"][..]),
+    ] {
+        let (peak, printed) = peak_memory(&repo, args);
+        assert!(
+            printed > LOG,
+            "{what}: the whole log is replayed ({printed} bytes)"
+        );
+        assert!(
+            peak < LOG * 4 / 5,
+            "{what}: replaying {LOG} bytes of log took {peak} bytes of memory"
+        );
+    }
+}
