@@ -138,8 +138,9 @@ fn prune_to_a_size_keeps_the_most_recently_used_entry() {
     );
 }
 
-#[test]
-fn verify_evicts_a_damaged_blob_and_the_next_run_rebuilds_that_task_only() {
+/// [`four_packages`] built, with the key of `@bench/pkg-0001#build` and the cache shard
+/// its entry is in.
+fn built_with_shard_of_pkg_1() -> (Repo, String, PathBuf) {
     let repo = four_packages();
     repo.run_ok(&["run", "build"]);
     repo.take_exec_log();
@@ -147,10 +148,14 @@ fn verify_evicts_a_damaged_blob_and_the_next_run_rebuilds_that_task_only() {
         .as_str()
         .unwrap()
         .to_string();
-    let blob = repo.path(&format!(
-        ".kiln/cache/artifacts-v1/{}/{key}.tar.zst",
-        &key[..2]
-    ));
+    let shard = repo.path(&format!(".kiln/cache/artifacts-v1/{}", &key[..2]));
+    (repo, key, shard)
+}
+
+#[test]
+fn verify_evicts_a_damaged_blob_and_the_next_run_rebuilds_that_task_only() {
+    let (repo, key, shard) = built_with_shard_of_pkg_1();
+    let blob = shard.join(format!("{key}.tar.zst"));
     let mut bytes = std::fs::read(&blob).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
@@ -176,14 +181,7 @@ fn verify_evicts_a_damaged_blob_and_the_next_run_rebuilds_that_task_only() {
 
 #[test]
 fn a_directory_where_a_blob_goes_is_reported_repaired_and_the_task_cached_again() {
-    let repo = four_packages();
-    repo.run_ok(&["run", "build"]);
-    repo.take_exec_log();
-    let key = entry_of(&repo, "@bench/pkg-0001#build")["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let shard = repo.path(&format!(".kiln/cache/artifacts-v1/{}", &key[..2]));
+    let (repo, key, shard) = built_with_shard_of_pkg_1();
     std::fs::remove_file(shard.join(format!("{key}.tar.zst"))).unwrap();
     std::fs::remove_file(shard.join(format!("{key}.json"))).unwrap();
     std::fs::create_dir_all(shard.join(format!("{key}.tar.zst/in-the-way"))).unwrap();
