@@ -14,7 +14,7 @@
 //!    restore it also records what each output must be: a file's mode, size and the BLAKE3
 //!    digest of its content, a symlink's target, a directory's mode. Nothing is written in
 //!    this pass, so a refused artifact (or a decompression bomb) leaves the package untouched.
-//! 2. **Check** ([`check_replacements`]): every output already on disk that the restore would
+//! 2. **Check** (the start of [`unpack`]): every output already on disk that the restore would
 //!    replace (a different file or symlink) or remove (one the artifact lacks) must be one kiln
 //!    left there, as the caller's record of the task's last outputs says. A file the user
 //!    edited (a hand-written `types.d.ts` that `*.d.ts` matches), a `.env.local` that
@@ -60,7 +60,7 @@ use crate::outputs::OutputGlobs;
 
 mod unpack;
 
-pub(crate) use unpack::{check_replacements, unpack};
+pub(crate) use unpack::unpack;
 
 /// Why an artifact could not be restored. The store turns these into [`crate::CacheError`]s
 /// carrying the key (and evicts the entry for all but `Io`).

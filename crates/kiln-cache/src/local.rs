@@ -337,10 +337,15 @@ impl LocalStore {
             &self.scratch,
         )
         .map_err(|r| self.refused(&meta, package_dir, r))?;
-        extract::check_replacements(package_dir, &globs, &scanned, may_replace)
-            .map_err(|r| self.refused(&meta, package_dir, r))?;
-        let done = extract::unpack(blob.file(), &scanned, package_dir, &globs, limit)
-            .map_err(|r| self.refused(&meta, package_dir, r))?;
+        let done = extract::unpack(
+            blob.file(),
+            &scanned,
+            package_dir,
+            &globs,
+            limit,
+            may_replace,
+        )
+        .map_err(|r| self.refused(&meta, package_dir, r))?;
         tracing::debug!(written = done.written, kept = done.kept, "restored");
         Ok(Restored {
             log: scanned.log,

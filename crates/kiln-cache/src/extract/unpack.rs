@@ -11,7 +11,7 @@ use std::path::Path;
 use tempfile::{Builder, TempPath};
 
 use super::{Item, Limited, Planned, Refusal, Scanned, ancestors, classify, on_disk};
-use crate::outputs::{Kind, OutputGlobs};
+use crate::outputs::{Found, Kind, OutputGlobs};
 
 /// Prefix of the temp names outputs are written under before the rename. A killed restore
 /// can leave one behind; the next restore removes it if the output globs match it.
@@ -26,20 +26,25 @@ pub(crate) struct Unpacked {
     pub(crate) kept: usize,
 }
 
-/// Pass 2: makes the outputs in `package_dir` those of the artifact. Only call it on a blob
-/// [`super::scan`] accepted with [`super::Contents::Digest`] (without digests every file is
-/// rewritten).
+/// Pass 2: makes the outputs in `package_dir` those of the artifact, after checking (and
+/// refusing, before anything is written) that every output it would replace or remove is
+/// one `may_replace` allows. Only call it on a blob [`super::scan`] accepted with
+/// [`super::Contents::Digest`] (without digests every file is rewritten).
 pub(crate) fn unpack(
     blob: &std::fs::File,
     scanned: &Scanned,
     package_dir: &Path,
     globs: &OutputGlobs,
     limit: u64,
+    may_replace: &dyn Fn(&str) -> bool,
 ) -> Result<Unpacked, Refusal> {
     let mut reader = blob;
     reader.rewind().map_err(Refusal::Io)?;
     fs_err::create_dir_all(package_dir).map_err(Refusal::Io)?;
-    remove_stale(package_dir, globs, scanned).map_err(Refusal::Io)?;
+    // One walk of the outputs on disk serves the check and the removal of stale ones.
+    let found = globs.find(package_dir).map_err(Refusal::Io)?;
+    check_replacements(package_dir, &found, scanned, may_replace)?;
+    remove_stale(package_dir, &found, scanned).map_err(Refusal::Io)?;
 
     let exceeded = Cell::new(false);
     let decoder =
@@ -127,18 +132,14 @@ pub(crate) fn unpack(
 }
 
 /// Refuses the restore if it would replace or remove an output file or symlink on disk
-/// that `may_replace` (given its package-relative path) does not allow. Writes nothing.
-pub(crate) fn check_replacements(
+/// (`found`) that `may_replace` (given its package-relative path) does not allow. Writes
+/// nothing.
+fn check_replacements(
     package_dir: &Path,
-    globs: &OutputGlobs,
+    found: &[Found],
     scanned: &Scanned,
     may_replace: &dyn Fn(&str) -> bool,
 ) -> Result<(), Refusal> {
-    let found = match globs.find(package_dir) {
-        Ok(found) => found,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Refusal::Io(e)),
-    };
     for found in found {
         if found.kind == Kind::Dir {
             // Only ever removed when empty, and kept when the artifact has it.
@@ -157,7 +158,7 @@ pub(crate) fn check_replacements(
             Some(Planned::Dir { .. }) | None => false,
         };
         if !unchanged && !may_replace(&found.rel) {
-            return Err(Refusal::WouldReplace(found.rel));
+            return Err(Refusal::WouldReplace(found.rel.clone()));
         }
     }
     Ok(())
@@ -168,9 +169,9 @@ pub(crate) fn check_replacements(
 /// where it has a directory; a directory where it has a file, unless it still holds excluded
 /// files, which the rename then reports). A file or symlink where the artifact has one stays
 /// for now: it is compared, then kept or atomically replaced.
-fn remove_stale(package_dir: &Path, globs: &OutputGlobs, scanned: &Scanned) -> io::Result<()> {
+fn remove_stale(package_dir: &Path, found: &[Found], scanned: &Scanned) -> io::Result<()> {
     let mut removed = 0usize;
-    for found in globs.find(package_dir)?.iter().rev() {
+    for found in found.iter().rev() {
         let path = package_dir.join(&found.rel);
         let replaced_later = matches!(
             scanned.outputs.get(&found.rel),
