@@ -1,8 +1,9 @@
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::TaskId;
+use crate::{RunReason, TaskId, TaskKey, Warning};
 
 /// Where a cache hit came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,16 +47,21 @@ pub enum TaskOutcome {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaskReport {
     pub id: TaskId,
-    pub key: String,
+    pub key: TaskKey,
     pub outcome: TaskOutcome,
     pub cache: CacheStatus,
     /// Wall time of this run of the task (restore time on a hit).
     pub duration: Duration,
     /// On a hit: how long the original execution took, i.e. the time the cache saved.
     pub saved: Duration,
-    /// Why the task ran (a miss, a forced run, …), in one line; `None` on a hit.
+    /// Why the task's command was to run instead of its result coming from the cache;
+    /// `None` on a hit (and for tasks that never got that far).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<RunReason>,
+    /// Whether its command was started (a task cancelled while it waited for a lock has a
+    /// reason but never executed).
+    #[serde(default)]
+    pub executed: bool,
     /// What its processes used, when it ran long enough to be sampled (every 200 ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TaskResources>,
@@ -89,6 +95,8 @@ pub enum Phase {
     Execute,
     /// Packing outputs and storing the artifact.
     Store,
+    /// Sending the artifact to the remote cache (in the background, after the task ended).
+    Upload,
 }
 
 impl Phase {
@@ -99,6 +107,7 @@ impl Phase {
             Phase::Restore => "restore",
             Phase::Execute => "execute",
             Phase::Store => "store",
+            Phase::Upload => "upload",
         }
     }
 }
@@ -126,7 +135,7 @@ pub enum Event {
     /// stable number per scheduler thread: the trace profile's track).
     TaskStarted {
         id: TaskId,
-        key: String,
+        key: TaskKey,
         worker: usize,
         at: Instant,
     },
@@ -143,21 +152,31 @@ pub enum Event {
         started: Instant,
         ended: Instant,
     },
+    /// The run is hashed and about to execute: how many tasks it has, and how long those
+    /// likely to execute took last time (for an ETA; only when the caller asked for them).
+    Planned {
+        tasks: usize,
+        estimates: HashMap<TaskId, Duration>,
+    },
     /// What the resource monitor saw, about every 200 ms while tasks run.
     Resources(ResourceSample),
     /// The task's key was found in the cache; its outputs are being restored and its log
     /// replayed.
     CacheHit {
         id: TaskId,
-        key: String,
+        key: TaskKey,
         source: CacheSource,
+        /// The remote it came from (its name), for a remote hit.
+        remote: Option<String>,
+        /// Fetched by the prefetch before the task started, rather than when it looked.
+        prefetched: bool,
     },
     /// The task's key was not in the cache (or the cache was bypassed): its command runs.
-    /// `reason` says why, in one line (`` `src/a.ts` changed ``, `never run before`, …).
+    /// `reason` says why.
     Executing {
         id: TaskId,
-        key: String,
-        reason: String,
+        key: TaskKey,
+        reason: RunReason,
         /// The cache was not read for it (`--force`, `cache: false`, a write-only cache):
         /// Turborepo's "cache bypass".
         bypassed: bool,
@@ -172,7 +191,7 @@ pub enum Event {
         replayed: bool,
     },
     /// A warning about one task that does not fail it (a corrupt cache entry, say).
-    TaskWarning { id: TaskId, message: String },
+    TaskWarning { id: TaskId, warning: Warning },
     /// A task ended, one way or another.
     TaskFinished(TaskReport),
 }

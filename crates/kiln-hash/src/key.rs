@@ -32,16 +32,13 @@
 //! handing the same inputs in another order. The [`InputManifest`] keeps the same inputs
 //! item by item (env values as digests only) so that a miss can be explained.
 
+use kiln_core::{Platform, TaskId, TaskKey};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
-use kiln_core::TaskId;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
+use crate::Digest;
 use crate::encode::Encoder;
 use crate::manifest::{DependencyKey, InputManifest};
-use crate::{Digest, ParseDigestError};
 
 /// Bump whenever what goes into a key, or how it is encoded, changes.
 pub const KEY_FORMAT_VERSION: u32 = 3;
@@ -108,23 +105,6 @@ fn sorted(v: &[String]) -> Vec<&str> {
     v
 }
 
-/// Where a task runs, as far as its result can tell.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Platform {
-    pub os: String,
-    pub arch: String,
-}
-
-impl Platform {
-    /// The platform this kiln was built for (`linux`/`x86_64`, …).
-    pub fn current() -> Self {
-        Self {
-            os: std::env::consts::OS.to_string(),
-            arch: std::env::consts::ARCH.to_string(),
-        }
-    }
-}
-
 /// Everything that goes into one task's key (see the module doc for why each is there).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyInputs {
@@ -171,7 +151,7 @@ impl KeyInputs {
         for (id, key) in deps {
             e.str(id.package.as_str())
                 .str(id.task.as_str())
-                .digest(&key.0);
+                .digest(&Digest::from(*key));
         }
         e.u64(env.len() as u64);
         for (name, digest) in env {
@@ -183,7 +163,7 @@ impl KeyInputs {
             e.str(name).str(version);
         }
         e.str(&self.platform.os).str(&self.platform.arch);
-        TaskKey(e.finish())
+        TaskKey::from(e.finish())
     }
 
     /// The key together with the record of what went into it.
@@ -249,55 +229,16 @@ pub fn global_digest(files: &[(String, Digest)], env: &[(String, Digest)]) -> Di
     e.finish()
 }
 
-/// A task's key: 64 lowercase hex characters in text and JSON.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskKey(Digest);
-
-impl TaskKey {
-    pub fn digest(&self) -> Digest {
-        self.0
-    }
-
-    pub fn to_hex(&self) -> String {
-        self.0.to_hex()
-    }
-}
-
+/// Keys are kiln-core's [`TaskKey`]: made here, read everywhere.
 impl From<Digest> for TaskKey {
     fn from(d: Digest) -> Self {
-        Self(d)
+        TaskKey::from_bytes(*d.as_bytes())
     }
 }
 
-impl fmt::Display for TaskKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for TaskKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaskKey({})", self.0)
-    }
-}
-
-impl FromStr for TaskKey {
-    type Err = ParseDigestError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.parse().map(Self)
-    }
-}
-
-impl Serialize for TaskKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for TaskKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Digest::deserialize(deserializer).map(Self)
+impl From<TaskKey> for Digest {
+    fn from(key: TaskKey) -> Self {
+        Digest::from_bytes(*key.as_bytes())
     }
 }
 

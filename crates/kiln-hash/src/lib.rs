@@ -87,11 +87,10 @@ pub use glob::TURBO_DEFAULT;
 pub use hash_files::hash_files;
 pub use input_matcher::{InputMatcher, never_walked};
 pub use inputs::{InputFile, InputOptions, collect_global_inputs, collect_inputs};
-pub use key::{
-    DefinitionInputs, GlobalInputs, KEY_FORMAT_VERSION, KeyInputs, Platform, TaskKey, global_digest,
-};
+pub use key::{DefinitionInputs, GlobalInputs, KEY_FORMAT_VERSION, KeyInputs, global_digest};
+pub use kiln_core::{ChangeReason, Platform, TaskKey};
 pub use listing::RepoListing;
-pub use manifest::{ChangeReason, DependencyKey, InputManifest};
+pub use manifest::{DependencyKey, InputManifest};
 pub use output_overlap::outputs_overlap;
 pub use stat_cache::{RACY_WINDOW, StatCache};
 pub use walk::ALWAYS_EXCLUDED;

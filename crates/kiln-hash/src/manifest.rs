@@ -6,12 +6,13 @@
 //! digests. The manifest never decides anything itself: the key does.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use kiln_core::TaskId;
 use serde::{Deserialize, Serialize};
 
-use crate::{Digest, Platform, TaskKey};
+use kiln_core::{ChangeReason, Platform, TaskKey};
+
+use crate::Digest;
 
 /// Everything that went into one task's key (see `key.rs` for the table).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,121 +41,6 @@ pub struct InputManifest {
 pub struct DependencyKey {
     pub task: TaskId,
     pub key: TaskKey,
-}
-
-/// Why a task's key is not what it was.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum ChangeReason {
-    /// kiln itself changed what goes into keys.
-    KeyFormatChanged {
-        from: u32,
-        to: u32,
-    },
-    PlatformChanged {
-        from: Platform,
-        to: Platform,
-    },
-    /// The command, globs, env list or flags of the task changed.
-    DefinitionChanged,
-    /// A global file or global env var changed (which one is told by
-    /// [`crate::GlobalInputs::diff`], when the earlier global inputs are known).
-    GlobalChanged,
-    GlobalFileAdded {
-        path: String,
-    },
-    GlobalFileRemoved {
-        path: String,
-    },
-    GlobalFileModified {
-        path: String,
-    },
-    GlobalEnvChanged {
-        name: String,
-    },
-    /// A third-party package joined the package's dependency closure.
-    ExternalAdded {
-        name: String,
-        version: String,
-    },
-    /// A third-party package left the package's dependency closure.
-    ExternalRemoved {
-        name: String,
-        version: String,
-    },
-    /// A third-party package of the closure resolves to another version.
-    ExternalChanged {
-        name: String,
-        from: String,
-        to: String,
-    },
-    DependencyAdded {
-        task: TaskId,
-    },
-    DependencyRemoved {
-        task: TaskId,
-    },
-    /// A task this one depends on has a new key (its own inputs changed).
-    DependencyChanged {
-        task: TaskId,
-    },
-    EnvAdded {
-        name: String,
-    },
-    EnvRemoved {
-        name: String,
-    },
-    EnvChanged {
-        name: String,
-    },
-    FileAdded {
-        path: String,
-    },
-    FileRemoved {
-        path: String,
-    },
-    FileModified {
-        path: String,
-    },
-}
-
-impl fmt::Display for ChangeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::KeyFormatChanged { from, to } => {
-                write!(f, "kiln's key format changed (v{from} → v{to})")
-            }
-            Self::PlatformChanged { from, to } => write!(
-                f,
-                "platform changed ({}/{} → {}/{})",
-                from.os, from.arch, to.os, to.arch
-            ),
-            Self::DefinitionChanged => f.write_str("the task definition changed"),
-            Self::GlobalChanged => f.write_str("a global input changed"),
-            Self::GlobalFileAdded { path } => write!(f, "global input `{path}` added"),
-            Self::GlobalFileRemoved { path } => write!(f, "global input `{path}` removed"),
-            Self::GlobalFileModified { path } => write!(f, "global input `{path}` changed"),
-            Self::GlobalEnvChanged { name } => write!(f, "global env var `{name}` changed"),
-            Self::ExternalAdded { name, version } => {
-                write!(f, "new external dependency `{name}` {version}")
-            }
-            Self::ExternalRemoved { name, version } => {
-                write!(f, "external dependency `{name}` {version} removed")
-            }
-            Self::ExternalChanged { name, from, to } => {
-                write!(f, "external dependency `{name}` {from} → {to}")
-            }
-            Self::DependencyAdded { task } => write!(f, "new dependency `{task}`"),
-            Self::DependencyRemoved { task } => write!(f, "dependency `{task}` removed"),
-            Self::DependencyChanged { task } => write!(f, "dependency `{task}` changed"),
-            Self::EnvAdded { name } => write!(f, "env var `{name}` is now an input"),
-            Self::EnvRemoved { name } => write!(f, "env var `{name}` is no longer an input"),
-            Self::EnvChanged { name } => write!(f, "env var `{name}` changed"),
-            Self::FileAdded { path } => write!(f, "`{path}` added"),
-            Self::FileRemoved { path } => write!(f, "`{path}` removed"),
-            Self::FileModified { path } => write!(f, "`{path}` changed"),
-        }
-    }
 }
 
 impl InputManifest {

@@ -12,8 +12,9 @@ use kiln_scheduler::{
     Budget, CancelToken, Dag, NodeResult, NodeSpec, NodeState, OnFailure, WalkOptions,
 };
 
-use crate::task::{TaskContext, run_task};
-use crate::{HashedTask, RunError};
+use crate::events::Emitter;
+use crate::task::{TaskRun, run_task};
+use crate::{Plan, RunError};
 
 /// How the walk behaves.
 #[derive(Clone, Debug)]
@@ -35,14 +36,14 @@ pub struct ExecuteOptions {
     pub run_lock: Option<std::sync::Arc<crate::RunLock>>,
 }
 
-/// Runs every task of `graph` (keys in `hashed`, indexed like it) and returns one report per
-/// task, in graph order. Tasks that never started get a report too (skipped or cancelled),
-/// also sent as [`Event::TaskFinished`].
+/// Runs every task of `plan` (made from `graph`) and returns one report per task, in graph
+/// order. Tasks that never started get a report too (skipped or cancelled), also sent as
+/// [`Event::TaskFinished`].
 #[tracing::instrument(name = "execute", skip_all, fields(tasks = graph.len()))]
-pub fn execute(
-    ctx: &TaskContext<'_>,
+pub(crate) fn execute(
+    run: &TaskRun<'_>,
     graph: &TaskGraph,
-    hashed: &[HashedTask],
+    plan: &Plan<'_>,
     opts: &ExecuteOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<TaskReport>, RunError> {
@@ -73,7 +74,7 @@ pub fn execute(
     let writers = AtomicUsize::new(graph.nodes().iter().filter(|n| !n.task.persistent).count());
     let release = || {
         if let Some(lock) = &opts.run_lock {
-            if let Err(e) = ctx.outputs.save() {
+            if let Err(e) = run.cache.outputs.save() {
                 tracing::warn!("could not save the output state: {e}");
             }
             lock.release();
@@ -83,9 +84,9 @@ pub fn execute(
         release();
     }
     let states = kiln_scheduler::run_with(&dag, &walk, cancel, |i, worker| {
-        let node = &graph.nodes()[i];
-        let report = run_task(ctx, node, &hashed[i], worker);
-        if !node.task.persistent && writers.fetch_sub(1, Ordering::SeqCst) == 1 {
+        let task = &plan.tasks[i];
+        let report = run_task(run, task, worker);
+        if !task.node.task.persistent && writers.fetch_sub(1, Ordering::SeqCst) == 1 {
             release();
         }
         let ok = report.outcome == TaskOutcome::Succeeded;
@@ -103,15 +104,13 @@ pub fn execute(
         let report = match (ran, state) {
             (Some(r), _) => r,
             (None, NodeState::Skipped { because }) => not_started(
-                graph,
-                hashed,
-                i,
+                &plan.tasks[i],
                 TaskOutcome::Skipped {
                     because: graph.nodes()[*because].id.clone(),
                 },
-                ctx,
+                run.events,
             ),
-            (None, _) => not_started(graph, hashed, i, TaskOutcome::Cancelled, ctx),
+            (None, _) => not_started(&plan.tasks[i], TaskOutcome::Cancelled, run.events),
         };
         out.push(report);
     }
@@ -168,24 +167,23 @@ fn priority(setting: i64, path_ms: u64) -> u64 {
 }
 
 fn not_started(
-    graph: &TaskGraph,
-    hashed: &[HashedTask],
-    i: usize,
+    task: &crate::PlannedTask<'_>,
     outcome: TaskOutcome,
-    ctx: &TaskContext<'_>,
+    events: &Emitter,
 ) -> TaskReport {
     let report = TaskReport {
-        id: graph.nodes()[i].id.clone(),
-        key: hashed[i].key.to_hex(),
+        id: task.id().clone(),
+        key: task.key,
         outcome,
         cache: CacheStatus::Miss,
         duration: Default::default(),
         saved: Default::default(),
         reason: None,
+        executed: false,
         resources: None,
         started_unix_ms: None,
     };
-    let _ = ctx.events.send(Event::TaskFinished(report.clone()));
+    events.emit(Event::TaskFinished(report.clone()));
     report
 }
 

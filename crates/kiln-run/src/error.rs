@@ -20,6 +20,27 @@ pub enum RunError {
     )]
     InputOutsideRoot { glob: String, package_dir: String },
 
+    #[error(transparent)]
+    Workspace(#[from] kiln_workspace::WorkspaceError),
+
+    /// A setting kiln cannot use (named, with what is wrong with it).
+    #[error("{0}")]
+    Config(String),
+
+    #[error("cannot take the repository's run lock in {}", dir.display())]
+    RunLock {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl RunError {
+    /// Whether kiln itself is at fault (a bug), rather than the input or the machine.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, RunError::Internal(_))
+    }
 }

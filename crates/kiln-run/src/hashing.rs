@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
-use kiln_core::PackageName;
+use kiln_core::{PackageName, TaskId};
 use kiln_graph::{TaskGraph, TaskNode};
 use kiln_hash::{
     DefinitionInputs, Digest, GlobalInputs, InputManifest, InputOptions, KeyInputs, Platform,
@@ -23,13 +23,23 @@ use rayon::prelude::*;
 
 use crate::RunError;
 use crate::git_files::GitFiles;
-use crate::script_env::task_steps;
+use crate::script_env::{ScriptStep, task_steps};
 
-/// A task of the plan with its key.
+/// One task as the run will carry it from its key to its report: planned once, so the
+/// command that runs is by construction the command in its key.
 #[derive(Clone, Debug)]
-pub struct HashedTask {
+pub struct PlannedTask<'g> {
+    /// Its node of the task graph (id, resolved definition, arguments).
+    pub node: &'g TaskNode,
+    /// Its index in the graph (the scheduler's node number).
+    pub index: usize,
     pub key: TaskKey,
+    /// What went into the key, item by item (to explain a miss, and to check the inputs
+    /// did not change while it ran).
     pub manifest: InputManifest,
+    /// The script steps that were hashed and that will run; `None` for a task without a
+    /// command (a node that only keeps the order).
+    pub steps: Option<Vec<ScriptStep>>,
     /// Absolute path of the package directory the task runs in.
     pub package_dir: PathBuf,
     /// Directories of the packages nested inside this one, relative to it: never this
@@ -37,23 +47,29 @@ pub struct HashedTask {
     pub nested: Vec<String>,
 }
 
+impl PlannedTask<'_> {
+    pub fn id(&self) -> &TaskId {
+        &self.node.id
+    }
+}
+
 /// The tasks that share their input files: (package dir, `inputs`, `outputs`).
 type FileGroup<'a> = (&'a str, &'a [String], &'a [String]);
 
 /// What the hash stage reads besides the graph.
-pub struct HashContext<'a> {
+pub struct HashContext<'a, 'g> {
     pub workspace: &'a Workspace,
-    pub graph: &'a TaskGraph,
+    pub graph: &'g TaskGraph,
     pub stat_cache: &'a StatCache,
     /// A snapshot of the environment (so every task sees the same values).
     pub env: &'a BTreeMap<String, String>,
 }
 
-/// The hash stage's result.
+/// The hash stage's result: the run's plan.
 #[derive(Clone, Debug)]
-pub struct HashedPlan {
-    /// One per node of the graph, indexed like it.
-    pub tasks: Vec<HashedTask>,
+pub struct Plan<'g> {
+    /// One per node of the graph, in graph order.
+    pub tasks: Vec<PlannedTask<'g>>,
     /// The global inputs every key includes (kept in the build state, to explain changes).
     pub global: GlobalInputs,
     /// What git tracks, as hashing asked it: to select the same inputs again when they are
@@ -63,7 +79,7 @@ pub struct HashedPlan {
 
 /// Keys for every node of the graph.
 #[tracing::instrument(name = "hash", skip_all, fields(tasks = ctx.graph.len()))]
-pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
+pub fn hash_tasks<'g>(ctx: &HashContext<'_, 'g>) -> Result<Plan<'g>, RunError> {
     let started = std::time::Instant::now();
     let ws = ctx.workspace;
     let root = ws.root.as_path();
@@ -136,8 +152,9 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
     for &g in &group_of {
         uses_left[g] += 1;
     }
-    let mut hashed: Vec<HashedTask> = Vec::with_capacity(ctx.graph.len());
+    let mut hashed: Vec<PlannedTask<'g>> = Vec::with_capacity(ctx.graph.len());
     for (i, node) in ctx.graph.nodes().iter().enumerate() {
+        let steps = task_steps(ws, node);
         let g = group_of[i];
         uses_left[g] -= 1;
         let group_files = if uses_left[g] == 0 {
@@ -151,7 +168,7 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
             .collect();
         let inputs = KeyInputs {
             task_id: node.id.clone(),
-            definition: definition_inputs(ws, node, ctx.env),
+            definition: definition_inputs(ws, node, steps.as_deref(), ctx.env),
             files: group_files,
             dependencies,
             env: crate::task_env::hashed_env(ws, node, ctx.env),
@@ -168,14 +185,17 @@ pub fn hash_tasks(ctx: &HashContext<'_>) -> Result<HashedPlan, RunError> {
                 _ => d[dir.len() + 1..].to_string(),
             })
             .collect();
-        hashed.push(HashedTask {
+        hashed.push(PlannedTask {
+            node,
+            index: i,
             key: manifest.key,
             manifest,
+            steps,
             package_dir: root.join(dir),
             nested,
         });
     }
-    Ok(HashedPlan {
+    Ok(Plan {
         tasks: hashed,
         global: global_inputs,
         git: std::sync::Arc::new(git),
@@ -219,10 +239,11 @@ fn nested_package_dirs(dir: &str, all: &[&str]) -> Vec<String> {
 fn definition_inputs(
     ws: &Workspace,
     node: &TaskNode,
+    steps: Option<&[ScriptStep]>,
     env: &BTreeMap<String, String>,
 ) -> DefinitionInputs {
     let task: &ResolvedTask = &node.task;
-    let command = match task_steps(ws, node) {
+    let command = match steps {
         Some(steps) => Some(
             steps
                 .iter()
@@ -395,7 +416,7 @@ fn group_files(
 
 /// The input files of one task as they are now, walked afresh: to check, before storing a
 /// result, that nothing changed under the task while it ran. `git` is the plan's
-/// ([`HashedPlan::git`]).
+/// ([`Plan::git`]).
 pub fn current_input_files(
     ws: &Workspace,
     stat_cache: &StatCache,
@@ -417,7 +438,7 @@ pub fn current_input_files(
 /// `.gitattributes` is a global input too (it changes how git reads every file), and so is
 /// the root `package.json` of a JavaScript workspace without a lockfile, which then stands
 /// for the third-party versions nothing records.
-fn global_inputs(ctx: &HashContext<'_>) -> Result<GlobalInputs, RunError> {
+fn global_inputs(ctx: &HashContext<'_, '_>) -> Result<GlobalInputs, RunError> {
     let ws = ctx.workspace;
     let mut globs = ws.pipeline.global_dependencies.clone();
     if ws.root.join(".gitattributes").is_file() {

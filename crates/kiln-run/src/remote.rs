@@ -17,12 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use kiln_cache::{
     ArtifactSigner, CacheError, CacheStore, LocalStore, PackedArtifact, SignatureError,
 };
 
-use crate::task::error_chain;
+use kiln_core::error_chain;
 
 mod prefetch;
 
@@ -45,7 +46,7 @@ pub struct RemoteTier {
     warned_wrong: AtomicBool,
     warned_corrupt: AtomicBool,
     /// The upload queue; taken (closed) by `finish`.
-    uploads: Mutex<Option<SyncSender<PackedArtifact>>>,
+    uploads: Mutex<Option<SyncSender<Upload>>>,
     uploader: Mutex<Option<JoinHandle<()>>>,
     uploaded: Arc<AtomicU64>,
     prefetch: Prefetch,
@@ -56,7 +57,7 @@ impl RemoteTier {
         let warned = Arc::new(AtomicBool::new(false));
         let uploaded = Arc::new(AtomicU64::new(0));
         let (uploads, uploader) = if write {
-            let (tx, rx) = sync_channel::<PackedArtifact>(QUEUE);
+            let (tx, rx) = sync_channel::<Upload>(QUEUE);
             let handle = spawn_uploader(
                 Arc::clone(&store),
                 rx,
@@ -223,8 +224,12 @@ impl RemoteTier {
     }
 
     /// Queues `artifact` for upload (waits when the queue is full), signed when a signing
-    /// key is set.
-    pub fn push(&self, mut artifact: PackedArtifact) {
+    /// key is set; `uploaded(started, ended)` is called once it is sent.
+    pub fn push(
+        &self,
+        mut artifact: PackedArtifact,
+        uploaded: impl FnOnce(Instant, Instant) + Send + 'static,
+    ) {
         if let Some(signer) = &self.signer {
             artifact.sign(signer);
         }
@@ -235,7 +240,10 @@ impl RemoteTier {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if let Some(tx) = tx {
-            let _ = tx.send(artifact);
+            let _ = tx.send(Upload {
+                artifact,
+                uploaded: Box::new(uploaded),
+            });
         }
     }
 
@@ -284,19 +292,27 @@ fn warn_first(flag: &AtomicBool, message: std::fmt::Arguments<'_>) {
     }
 }
 
+/// An artifact waiting for the uploader, with what to tell once it is sent.
+struct Upload {
+    artifact: PackedArtifact,
+    uploaded: Box<dyn FnOnce(Instant, Instant) + Send>,
+}
+
 fn spawn_uploader(
     store: Arc<dyn CacheStore>,
-    rx: Receiver<PackedArtifact>,
+    rx: Receiver<Upload>,
     warned: Arc<AtomicBool>,
     uploaded: Arc<AtomicU64>,
 ) -> Option<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("kiln-upload".into())
         .spawn(move || {
-            for artifact in rx {
-                match store.store(&artifact) {
+            for upload in rx {
+                let started = Instant::now();
+                match store.store(&upload.artifact) {
                     Ok(()) => {
                         uploaded.fetch_add(1, Ordering::Relaxed);
+                        (upload.uploaded)(started, Instant::now());
                     }
                     Err(e) => warn_once(&warned, store.name(), &e),
                 }

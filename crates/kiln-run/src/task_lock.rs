@@ -118,7 +118,7 @@ pub(crate) fn lock_named(
 }
 
 fn open_lock(root: &Path, file_name: &str) -> std::io::Result<File> {
-    let dir = root.join(".kiln").join("locks");
+    let dir = kiln_core::Layout::of(root).locks();
     fs_err::create_dir_all(&dir)?;
     Ok(fs_err::OpenOptions::new()
         .create(true)

@@ -12,7 +12,7 @@ use kiln_workspace::Workspace;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::run_cmd::error_chain;
+use kiln_core::error_chain;
 
 /// `--base`/`--head` as given.
 #[derive(Clone, Debug, Default)]
@@ -38,9 +38,7 @@ impl Change {
                 error_chain(&e)
             ))
         })?;
-        let base = git
-            .resolve_base(range.base.as_deref(), range.head.as_deref())
-            .map_err(|e| Exit::user(error_chain(&e)))?;
+        let base = git.resolve_base(range.base.as_deref(), range.head.as_deref())?;
         Change::between(ws, &git, base, range, |e| Exit::user(error_chain(&e)))
     }
 
@@ -77,9 +75,7 @@ impl Change {
         &self,
         ws: &Workspace,
     ) -> Result<BTreeMap<PackageName, String>, Exit> {
-        if let Some(why) =
-            global_change(ws, &self.files.files).map_err(|e| Exit::user(error_chain(&e)))?
-        {
+        if let Some(why) = global_change(ws, &self.files.files)? {
             return Ok(ws
                 .packages
                 .iter()

@@ -19,14 +19,13 @@ use serde_json::json;
 use crate::cli::{CacheCommand, CacheSort};
 use crate::console::fmt_ago;
 use crate::exit::Exit;
-use crate::run_cmd::error_chain;
+use kiln_core::error_chain;
 
-use limits::Limits;
-pub(crate) use limits::{prune_after_run, store_options};
+pub(crate) use limits::{Limits, report_pruned};
 
 pub(crate) fn run(cwd: &Path, command: &CacheCommand) -> Result<i32, Exit> {
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
-    let store = LocalStore::open(&cache_dir(&ws, None)).map_err(|e| Exit::user(error_chain(&e)))?;
+    let store = kiln_run::open_local_store(&ws, None)?;
     let fail = |e: kiln_cache::CacheError| Exit::user(error_chain(&e));
     match command {
         CacheCommand::Stats { json } => stats(&ws, &store, *json),
@@ -75,9 +74,9 @@ fn policy(ws: &Workspace, size: Option<&str>, age: Option<&str>) -> Result<Prune
 }
 
 fn stats(ws: &Workspace, store: &LocalStore, json_output: bool) -> Result<i32, Exit> {
-    let usage = store.list().map_err(|e| Exit::user(error_chain(&e)))?;
+    let usage = store.list()?;
     let limits = Limits::of(ws).map_err(Exit::user)?;
-    let rate = recent_runs::hit_rate(&ws.root.join(".kiln").join("runs"));
+    let rate = recent_runs::hit_rate(&kiln_core::Layout::of(&ws.root).runs());
     let created = usage
         .entries
         .iter()
@@ -165,10 +164,7 @@ fn stats(ws: &Workspace, store: &LocalStore, json_output: bool) -> Result<i32, E
 }
 
 fn ls(ws: &Workspace, store: &LocalStore, json_output: bool, sort: CacheSort) -> Result<i32, Exit> {
-    let mut entries = store
-        .list()
-        .map_err(|e| Exit::user(error_chain(&e)))?
-        .entries;
+    let mut entries = store.list()?.entries;
     let created = |e: &CacheEntry| e.meta.as_ref().map_or(0, |m| m.created_unix_ms);
     match sort {
         CacheSort::Used => entries.sort_by_key(|e| e.last_used),
@@ -237,7 +233,7 @@ fn ls(ws: &Workspace, store: &LocalStore, json_output: bool, sort: CacheSort) ->
 
 /// Cache key → task, from the build state's recent runs (cheap: one file per task).
 fn task_names(root: &Path) -> HashMap<String, String> {
-    let state = BuildState::new(&root.join(".kiln").join("state"));
+    let state = BuildState::new(&kiln_core::Layout::of(root).state());
     state
         .list()
         .into_iter()
@@ -288,7 +284,7 @@ fn print_prune(report: &PruneReport, dry_run: bool) {
 }
 
 fn verify(store: &LocalStore, json_output: bool) -> Result<i32, Exit> {
-    let report = store.verify().map_err(|e| Exit::user(error_chain(&e)))?;
+    let report = store.verify()?;
     let code = i32::from(!report.bad.is_empty());
     if json_output {
         let bad: Vec<_> = report
@@ -364,15 +360,6 @@ fn fmt_age(age: Duration) -> String {
         s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
         s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
-    }
-}
-
-/// Where the local cache lives: `--cache-dir`, else turbo.json `cacheDir`, else
-/// `.kiln/cache`; a relative one from the workspace root, as Turborepo resolves it.
-pub(crate) fn cache_dir(ws: &Workspace, flag: Option<&str>) -> std::path::PathBuf {
-    match flag.or(ws.pipeline.cache_dir.as_deref()) {
-        Some(dir) => ws.root.join(dir),
-        None => ws.root.join(".kiln").join("cache"),
     }
 }
 

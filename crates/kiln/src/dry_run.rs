@@ -12,7 +12,7 @@ use std::io::Write;
 use kiln_cache::LocalStore;
 use kiln_graph::{TaskGraph, TaskNode};
 use kiln_hash::{EnvPatterns, GlobalInputs};
-use kiln_run::HashedTask;
+use kiln_run::PlannedTask;
 use kiln_workspace::{ConfigSource, PackageManager, Workspace};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -29,7 +29,8 @@ const ROOT_KEY: &str = "I can\u{2019}t see ya, but I know you\u{2019}re here";
 pub(crate) struct RunView<'a> {
     pub(crate) ws: &'a Workspace,
     pub(crate) graph: &'a TaskGraph,
-    pub(crate) hashed: &'a [HashedTask],
+    /// The planned tasks, in graph order.
+    pub(crate) hashed: &'a [PlannedTask<'a>],
     pub(crate) global: &'a GlobalInputs,
     /// The environment the run hashed.
     pub(crate) env: &'a BTreeMap<String, String>,
@@ -41,11 +42,9 @@ pub(crate) struct RunView<'a> {
 
 pub(crate) fn print(format: DryRunFormat, view: &RunView<'_>, store: &LocalStore) {
     let cached: Vec<bool> = view
-        .graph
-        .nodes()
+        .hashed
         .iter()
-        .zip(view.hashed)
-        .map(|(node, h)| node.is_cacheable() && matches!(store.peek(&h.key.to_hex()), Ok(Some(_))))
+        .map(|t| t.node.is_cacheable() && matches!(store.peek(&t.key.to_hex()), Ok(Some(_))))
         .collect();
     let mut out = std::io::stdout().lock();
     let _ = match format {
@@ -70,7 +69,8 @@ fn write_text(out: &mut impl Write, view: &RunView<'_>, cached: &[bool]) -> std:
         .unwrap_or(0);
     let hits = cached.iter().filter(|c| **c).count();
     writeln!(out, "Tasks to run: {} ({} cached)", nodes.len(), hits)?;
-    for ((node, h), cached) in nodes.iter().zip(view.hashed).zip(cached) {
+    for (h, cached) in view.hashed.iter().zip(cached) {
+        let node = h.node;
         let status = if *cached { "HIT " } else { "MISS" };
         let dir = directory(view.ws, node);
         let dir = if dir.is_empty() { "." } else { dir };
@@ -138,19 +138,17 @@ pub(crate) fn to_json(view: &RunView<'_>, cached: &[bool]) -> Value {
 }
 
 fn root_external(view: &RunView<'_>) -> BTreeMap<String, String> {
-    view.graph
-        .nodes()
+    view.hashed
         .iter()
-        .zip(view.hashed)
-        .find(|(n, _)| n.id.package.is_root())
-        .map(|(_, h)| h.manifest.external.clone())
+        .find(|t| t.id().package.is_root())
+        .map(|t| t.manifest.external.clone())
         .unwrap_or_default()
 }
 
 fn task_json(view: &RunView<'_>, i: usize, cached: bool) -> Value {
     let (ws, graph) = (view.ws, view.graph);
-    let node = &graph.nodes()[i];
     let hashed = &view.hashed[i];
+    let node = hashed.node;
     let task = &node.task;
     let id = &node.id;
     let dir = directory(ws, node);

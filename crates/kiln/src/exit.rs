@@ -42,3 +42,20 @@ impl Exit {
         }
     }
 }
+
+/// The one place a library error becomes an exit: a `RunError` kiln calls internal is a bug
+/// report, every other error (bad input, a machine or server that refuses) is the user's to
+/// fix. Library errors travel typed up to here (`?`), and are worded once: with their
+/// sources, on one line.
+impl<E: std::error::Error + 'static> From<E> for Exit {
+    fn from(e: E) -> Self {
+        let internal = (&e as &dyn std::any::Any)
+            .downcast_ref::<kiln_run::RunError>()
+            .is_some_and(kiln_run::RunError::is_internal);
+        if internal {
+            Exit::Internal(kiln_core::error_chain(&e))
+        } else {
+            Exit::user(kiln_core::error_chain(&e))
+        }
+    }
+}

@@ -10,7 +10,7 @@ use kiln_workspace::Workspace;
 
 use crate::affected_cmd::Range;
 use crate::exit::Exit;
-use crate::run_cmd::error_chain;
+use kiln_core::error_chain;
 
 /// Packages whose external dependency closure differs between the base and the head (the
 /// work tree when there is no `--head`), with why. Empty unless a lockfile changed.

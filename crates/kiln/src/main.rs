@@ -13,9 +13,7 @@ mod graph_out;
 mod lockfile_diff;
 mod ls_cmd;
 mod profile;
-mod record;
 mod remote_cache;
-mod resources;
 mod run_cmd;
 mod run_flags;
 mod run_summary;
@@ -24,6 +22,7 @@ mod state_cmd;
 mod subscribers;
 mod suggest;
 mod why_cmd;
+mod words;
 
 use clap::Parser;
 

@@ -28,7 +28,7 @@ const MB: f64 = 1024.0 * 1024.0;
 
 struct TaskSpan {
     id: TaskId,
-    key: String,
+    key: kiln_core::TaskKey,
     worker: usize,
     started: Instant,
     report: Option<TaskReport>,
@@ -68,7 +68,7 @@ impl Trace {
                 self.by_id.insert(id.clone(), self.tasks.len());
                 self.tasks.push(TaskSpan {
                     id: id.clone(),
-                    key: key.clone(),
+                    key: *key,
                     worker: *worker,
                     started: *at,
                     report: None,
@@ -97,6 +97,7 @@ impl Trace {
                 }
             }
             Event::CacheHit { .. }
+            | Event::Planned { .. }
             | Event::Executing { .. }
             | Event::TaskOutput { .. }
             | Event::TaskWarning { .. } => {}
@@ -222,7 +223,7 @@ fn task_args(task: &TaskSpan) -> Value {
         TaskOutcome::Skipped { because } => format!("skipped ({because} failed)"),
         TaskOutcome::Cancelled => "stopped".to_string(),
     };
-    json!({"key": report.key, "cache": cache, "outcome": outcome, "reason": report.reason})
+    json!({"key": report.key, "cache": cache, "outcome": outcome, "reason": report.reason.as_ref().map(crate::words::reason)})
 }
 
 fn span(name: &str, cat: &str, tid: usize, ts: u64, end: u64, args: Value) -> Value {

@@ -1,33 +1,24 @@
-//! `kiln run`: discover → plan → hash → (dry run | schedule → execute-or-restore) → record.
+//! `kiln run`: discover → plan → (dry run | [`kiln_run::run`]) → summary and exit code. The
+//! run itself (lock, hash, execute, record, prune) is the library's; this file turns
+//! arguments into a [`RunRequest`], picks the subscribers and renders the outcome.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kiln_cache::LocalStore;
-use kiln_core::{CacheStatus, PackageName, TaskName, TaskOutcome};
+use kiln_core::{PackageName, TaskName, TaskOutcome};
 use kiln_graph::{PackageGraph, TaskGraph};
-use kiln_hash::{StatCache, process_env};
-use kiln_process::ProcessRegistry;
-use kiln_run::{
-    CacheMode, ExecuteOptions, HashContext, HashedPlan, OutputState, TaskContext, execute,
-    hash_tasks,
-};
-use kiln_scheduler::Budget;
-use kiln_scheduler::CancelToken;
-use kiln_state::{BuildState, Durations, Journal};
+use kiln_hash::process_env;
+use kiln_run::{CacheMode, RunRequest, StopHandle};
 use kiln_workspace::{OutputLogs, Workspace};
-
-use std::io::Write;
 
 use crate::affected_cmd::Change;
 use crate::cli::{RunArgs, UiArg};
 use crate::console::LogPolicy;
 use crate::dry_run::RunView;
 use crate::exit::Exit;
-use crate::{dry_run, record, run_flags};
+use crate::{dry_run, run_flags};
 
 /// How long tasks get to stop after Ctrl-C before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -45,8 +36,7 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     let discovered = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), packages = ws.packages.len(), "discovered");
     let (graph, scope) = plan(&ws, cwd, args)?;
-    let overlaps =
-        kiln_run::output_overlaps(&ws, &graph).map_err(|e| Exit::user(error_chain(&e)))?;
+    let overlaps = kiln_run::output_overlaps(&ws, &graph)?;
     for overlap in &overlaps {
         tracing::warn!("{overlap}");
     }
@@ -56,125 +46,37 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
     }
     let planned = Instant::now();
     tracing::debug!(elapsed = ?started.elapsed(), tasks = graph.len(), "planned");
-
-    let state_dir = ws.root.join(".kiln").join("state");
-    let env = process_env();
-    // Before hashing, so this run sees what the one it waited for left behind.
-    let run_lock = if args.dry_run.is_none() {
-        let lock = kiln_run::RunLock::acquire(&ws.root, &command_line(args), |holder| {
-            tracing::warn!("waiting for another kiln run on this repository to finish ({holder})")
-        })
-        .map_err(|e| {
-            Exit::user(format!(
-                "cannot take the repository's run lock in {}: {e}",
-                ws.root.join(".kiln/locks").display()
-            ))
-        })?;
-        Some(Arc::new(lock))
-    } else {
-        None
-    };
-    let (plan, stat_cache) = hash_plan(&ws, &graph, &env)?;
-    let hashed = &plan.tasks;
-    let hashed_at = Instant::now();
-    tracing::debug!(elapsed = ?started.elapsed(), "hashed");
-    let stages = [
-        ("discover", started, discovered),
-        ("plan", discovered, planned),
-        ("hash", planned, hashed_at),
-    ];
-
-    let options = crate::cache_cmd::store_options(&ws).map_err(Exit::user)?;
-    let cache_dir = crate::cache_cmd::cache_dir(&ws, args.cache_dir.as_deref());
-    let store =
-        LocalStore::open_with(&cache_dir, options).map_err(|e| Exit::user(error_chain(&e)))?;
-    let view = RunView {
-        ws: &ws,
-        graph: &graph,
-        hashed,
-        global: &plan.global,
-        env: &env,
-        scope: &scope,
-        filtered: !args.filters.is_empty(),
-    };
     if let Some(format) = args.dry_run {
+        let env = process_env();
+        let (plan, _) = kiln_run::hash_plan(&ws, &graph, &env)?;
+        let store = kiln_run::open_local_store(&ws, args.cache_dir.as_deref())?;
+        let view = RunView {
+            ws: &ws,
+            graph: &graph,
+            hashed: &plan.tasks,
+            global: &plan.global,
+            env: &env,
+            scope: &scope,
+            filtered: !args.filters.is_empty(),
+        };
         dry_run::print(format, &view, &store);
         return Ok(0);
     }
+
     let modes = run_flags::cache_modes(args)?;
-
-    let state = BuildState::new(&state_dir);
-    // Read before this run's journal replaces it.
-    let resumed = if args.resume {
-        match kiln_state::last_run(&state_dir) {
-            Some(last) => Some(last.succeeded),
-            None => {
-                tracing::warn!("--resume: no earlier run is recorded; running every task");
-                None
-            }
-        }
-    } else {
-        None
-    };
-    let journal = Journal::start(&state_dir, &args.tasks)
-        .map_err(|e| tracing::warn!("cannot record this run for --resume: {e}"))
-        .ok();
-    if let Err(e) = state.record_global(&plan.global) {
-        tracing::warn!("could not update the build state: {e}");
-    }
-
-    let registry = ProcessRegistry::new();
-    let cancel = CancelToken::new();
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        let interrupted = interrupted.clone();
-        kiln_process::stop_on_signals(registry.clone(), STOP_GRACE, move |_| {
-            interrupted.store(true, Ordering::SeqCst);
-            cancel.cancel();
-        })
-        .map_err(|e| Exit::Internal(format!("cannot watch for Ctrl-C: {e}")))?;
-    }
-
     let concurrency = concurrency(
         args.concurrency
             .as_deref()
             .or(ws.pipeline.concurrency.as_deref()),
     )?;
-    let durations = Durations::load(&state_dir);
-    let logs = log_policy(&graph, run_flags::output_logs(args));
-    let replay_logs =
-        logs.default == OutputLogs::Full || logs.tasks.values().any(|m| *m == OutputLogs::Full);
-    let stream_ui = match args.ui {
-        Some(UiArg::Stream) => true,
-        Some(UiArg::Tui) => false,
-        None => ws.pipeline.ui.as_deref() == Some("stream"),
-    };
-    let (tx, subscribers) = crate::subscribers::start(crate::subscribers::SubscriberOptions {
-        verbose,
-        logs,
-        log_order: args.log_order,
-        log_prefix: args.log_prefix,
-        stream_ui,
-        profile: args.profile.clone(),
-        total_tasks: graph.len(),
-        estimates: if !stream_ui && crate::subscribers::live_view_wanted() {
-            estimates(&graph, hashed, &store, &durations, !modes.local.0)
-        } else {
-            Default::default()
-        },
-        concurrency,
-    });
-    for (name, started, ended) in stages {
-        let _ = tx.send(kiln_core::Event::Stage {
-            name,
-            started,
-            ended,
-        });
-    }
-    let task_env: Vec<_> = std::env::vars_os().collect();
-    let output_state = OutputState::load(&state_dir.join("outputs-v1.json"));
-    let trees = std::sync::Arc::new(std::sync::Mutex::new(kiln_process::TreeTracker::new()));
+    let memory_limit = args
+        .memory_limit
+        .as_deref()
+        .map(|text| {
+            kiln_workspace::units::parse_size(text)
+                .map_err(|e| Exit::user(format!("--memory-limit: {e}")))
+        })
+        .transpose()?;
     let remote = match modes.remote {
         (false, false) => None,
         _ if ws.pipeline.remote_cache_enabled == Some(false) && args.remote_cache.is_none() => None,
@@ -187,110 +89,112 @@ pub(crate) fn run(cwd: &Path, args: &RunArgs, verbose: u8) -> Result<i32, Exit> 
             )
         }
     };
-    let ctx = TaskContext {
+    let logs = log_policy(&graph, run_flags::output_logs(args));
+    let replay_logs =
+        logs.default == OutputLogs::Full || logs.tasks.values().any(|m| *m == OutputLogs::Full);
+    let stream_ui = match args.ui {
+        Some(UiArg::Stream) => true,
+        Some(UiArg::Tui) => false,
+        None => ws.pipeline.ui.as_deref() == Some("stream"),
+    };
+    let live = !stream_ui && crate::subscribers::live_view_wanted();
+    let prune = match crate::cache_cmd::Limits::of(&ws) {
+        Ok(limits) => Some(limits.policy),
+        Err(e) => {
+            tracing::warn!("the local cache is not pruned: {e}");
+            None
+        }
+    };
+    let request = RunRequest {
         workspace: &ws,
-        store: &store,
-        outputs: &output_state,
-        replay_logs,
-        stat_cache: &stat_cache,
-        registry: &registry,
-        events: &tx,
+        graph: &graph,
+        tasks: args.tasks.clone(),
+        command_line: command_line(args),
+        started,
         cache: CacheMode {
             read: modes.local.0,
             write: modes.local.1,
+            forced: args.force == Some(true),
         },
-        env: &task_env,
-        state: &state,
-        global: &plan.global,
-        git: &plan.git,
-        journal: journal.as_ref(),
-        resumed: resumed.as_ref(),
-        trees: Some(&trees),
-        remote: remote.as_ref(),
-        turbo_logs: dry_run::writes_turbo_logs(&ws),
-    };
-    let memory_limit = args
-        .memory_limit
-        .as_deref()
-        .map(|text| {
-            kiln_workspace::units::parse_size(text)
-                .map_err(|e| Exit::user(format!("--memory-limit: {e}")))
-        })
-        .transpose()?;
-    let budget = Budget::with_memory(concurrency, memory_limit);
-    let monitor = crate::resources::start(&budget, memory_limit, &registry, &tx, &trees);
-    let opts = ExecuteOptions {
-        budget,
+        cache_dir: args.cache_dir.clone(),
+        remote,
+        concurrency,
+        memory_limit,
         on_failure: run_flags::on_failure(args),
-        durations: durations.all().clone(),
+        resume: args.resume,
+        replay_logs,
+        turbo_logs: dry_run::writes_turbo_logs(&ws),
         overlaps,
-        run_lock: run_lock.clone(),
+        estimates: live,
+        prune,
+        record: true,
     };
-    let reports = std::thread::scope(|scope| {
-        if let Some(remote) = &remote
-            && remote.can_read()
-        {
-            remote.prefetch(scope, &store, prefetch_keys(&graph, hashed, &output_state));
-        }
-        let reports = execute(&ctx, &graph, hashed, &opts, &cancel);
-        if let Some(remote) = &remote {
-            remote.stop_prefetch();
-        }
-        reports
+
+    let stop = StopHandle::new();
+    {
+        let stop = stop.clone();
+        kiln_process::stop_on_signals(stop.registry().clone(), STOP_GRACE, move |_| {
+            stop.interrupt()
+        })
+        .map_err(|e| Exit::Internal(format!("cannot watch for Ctrl-C: {e}")))?;
+    }
+    let (tx, subscribers) = crate::subscribers::start(crate::subscribers::SubscriberOptions {
+        verbose,
+        logs,
+        log_order: args.log_order,
+        log_prefix: args.log_prefix,
+        stream_ui,
+        profile: args.profile.clone(),
+        total_tasks: graph.len(),
+        estimates: Default::default(),
+        concurrency,
     });
-    if let Some(monitor) = monitor {
-        monitor.stop();
+    for (name, started, ended) in [
+        ("discover", started, discovered),
+        ("plan", discovered, planned),
+    ] {
+        let _ = tx.send(kiln_core::Event::Stage {
+            name,
+            started,
+            ended,
+        });
     }
-    if let Some(remote) = &remote {
-        let uploaded = remote.finish();
-        tracing::debug!(uploaded, remote = remote.name(), "uploads finished");
-    }
-    drop(tx);
+    let outcome = kiln_run::run(request, &stop, tx);
     if let Err(e) = subscribers.finish() {
         tracing::warn!("{e}");
     }
-    if let Ok(reports) = &reports {
-        let executed: Vec<_> = reports
-            .iter()
-            .filter(|r| {
-                r.outcome == TaskOutcome::Succeeded
-                    && matches!(r.cache, CacheStatus::Miss | CacheStatus::Disabled)
-                    && r.reason.is_some()
-            })
-            .map(|r| (r.id.clone(), r.duration))
-            .collect();
-        if let Err(e) = durations.record(&executed) {
-            tracing::warn!("could not record task durations: {e}");
-        }
-    }
-    if let Err(e) = output_state.save() {
-        tracing::warn!("could not save the output state: {e}");
-    }
-    let reports = reports.map_err(|e| Exit::Internal(error_chain(&e)))?;
-    let wall = started.elapsed();
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let code = exit_code(&reports, was_interrupted);
+    let outcome = outcome?;
+    let reports = &outcome.reports;
+    let code = exit_code(reports, outcome.interrupted);
 
-    crate::console::print_summary(&reports, wall, was_interrupted);
+    crate::console::print_summary(reports, outcome.wall, outcome.interrupted);
     if args.summarize == Some(true) {
         let repo_path = cwd_in_workspace(cwd, &ws.root).unwrap_or_default();
         let facts = crate::run_summary::RunFacts {
             command: command_line(args),
             repo_path: &repo_path,
-            wall,
+            wall: outcome.wall,
             exit_code: code,
         };
-        match crate::run_summary::write(&view, &reports, &facts) {
+        let view = RunView {
+            ws: &ws,
+            graph: &graph,
+            hashed: &outcome.plan.tasks,
+            global: &outcome.plan.global,
+            env: &outcome.env,
+            scope: &scope,
+            filtered: !args.filters.is_empty(),
+        };
+        match crate::run_summary::write(&view, reports, &facts) {
             Ok(path) => {
                 let _ = writeln!(std::io::stdout().lock(), "Summary:  {}", path.display());
             }
             Err(e) => tracing::warn!("could not write the run summary: {e}"),
         }
     }
-    if let Err(e) = record::write(&ws.root, &args.tasks, &reports, wall) {
-        tracing::warn!("could not write the run record: {e}");
+    if let Some(pruned) = &outcome.pruned {
+        crate::cache_cmd::report_pruned(&ws, pruned);
     }
-    crate::cache_cmd::prune_after_run(&ws, &store, &reports);
     Ok(code)
 }
 
@@ -372,84 +276,6 @@ fn list_tasks(ws: &Workspace) -> Result<i32, Exit> {
     Ok(1)
 }
 
-/// The expected execution time of the tasks that will probably execute (their key is not
-/// in the local cache, or `--force`): their recorded durations, for the live view's ETA.
-/// Without a live view nobody reads them, and looking every key up costs a file read each.
-fn estimates(
-    graph: &TaskGraph,
-    hashed: &[kiln_run::HashedTask],
-    store: &LocalStore,
-    durations: &Durations,
-    force: bool,
-) -> std::collections::HashMap<kiln_core::TaskId, Duration> {
-    graph
-        .nodes()
-        .iter()
-        .zip(hashed)
-        .filter(|(_, h)| force || !matches!(store.peek(&h.key.to_hex()), Ok(Some(_))))
-        .filter_map(|(node, _)| Some((node.id.clone(), durations.get(&node.id)?)))
-        .collect()
-}
-
-/// The keys a run will look up in the remote cache, in plan order: cacheable tasks whose
-/// outputs were not last restored or built under the same key (those are likely in place,
-/// and need no artifact).
-fn prefetch_keys(
-    graph: &TaskGraph,
-    hashed: &[kiln_run::HashedTask],
-    outputs: &OutputState,
-) -> Vec<String> {
-    graph
-        .nodes()
-        .iter()
-        .zip(hashed)
-        .filter(|(node, _)| node.is_cacheable())
-        .map(|(node, h)| (node, h.key.to_hex()))
-        .filter(|(node, key)| outputs.get(&node.id).is_none_or(|r| r.key != *key))
-        .map(|(_, key)| key)
-        .collect()
-}
-
-/// The hash stage through the stat cache, which is saved afterwards (and returned, to
-/// re-check inputs before storing results).
-pub(crate) fn hash_plan(
-    ws: &Workspace,
-    graph: &TaskGraph,
-    env: &std::collections::BTreeMap<String, String>,
-) -> Result<(HashedPlan, StatCache), Exit> {
-    let stat_cache_path = ws.root.join(".kiln/state/stat-cache-v1.bin");
-    let stat_cache = StatCache::load(&stat_cache_path);
-    let plan = hash_tasks(&HashContext {
-        workspace: ws,
-        graph,
-        stat_cache: &stat_cache,
-        env,
-    })
-    .map_err(|e| Exit::user(error_chain(&e)))?;
-    if let Err(e) = stat_cache.save(&stat_cache_path) {
-        tracing::warn!("could not save the stat cache: {}", error_chain(&e));
-    }
-    keep_out_of_git(&ws.root.join(".kiln"));
-    tracing::debug!(
-        hits = stat_cache.hits(),
-        misses = stat_cache.misses(),
-        "stat cache saved"
-    );
-    Ok((plan, stat_cache))
-}
-
-/// `.kiln/` is a cache: a `.gitignore` inside it keeps it out of `git status` in repositories
-/// that do not ignore it (as Turborepo's users ignore `.turbo/`).
-fn keep_out_of_git(dir: &Path) {
-    let file = dir.join(".gitignore");
-    if dir.is_dir()
-        && !file.exists()
-        && let Err(e) = fs_err::write(&file, "# kiln's cache: never committed\n*\n")
-    {
-        tracing::debug!("could not write {}: {e}", file.display());
-    }
-}
-
 /// Filters → package scope → task graph (`--only` and `--` arguments applied), with every
 /// plan error shown to the user; `--affected` keeps what a change affects.
 ///
@@ -528,17 +354,6 @@ fn concurrency(arg: Option<&str>) -> Result<usize, Exit> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(bad()),
     }
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

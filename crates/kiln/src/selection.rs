@@ -12,7 +12,8 @@ use kiln_workspace::Workspace;
 
 use crate::affected_cmd::{Change, Range};
 use crate::exit::Exit;
-use crate::run_cmd::{cwd_in_workspace, error_chain};
+use crate::run_cmd::cwd_in_workspace;
+use kiln_core::error_chain;
 
 /// The packages `raw` filters select (every package with none).
 pub(crate) fn packages(

@@ -13,7 +13,7 @@ use crate::exit::Exit;
 
 pub(crate) fn run(cwd: &Path, command: &StateCommand) -> Result<i32, Exit> {
     let root = Workspace::discover(cwd).map_err(Exit::diagnostic)?.root;
-    let state = BuildState::new(&root.join(".kiln/state"));
+    let state = BuildState::new(&kiln_core::Layout::of(&root).state());
     match command {
         StateCommand::Show { task: None, json } => show_all(&state, *json),
         StateCommand::Show {

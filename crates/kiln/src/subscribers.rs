@@ -240,7 +240,7 @@ mod tests {
         std::thread::spawn(move || {
             let _ = clone.send(Event::TaskStarted {
                 id: id("a#build"),
-                key: "k".into(),
+                key: kiln_core::TaskKey::from_bytes([7; 32]),
                 worker: 3,
                 at,
             });

@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use kiln_cache::LocalStore;
 use kiln_core::{PackageName, TaskId, TaskName};
 use kiln_graph::TaskGraph;
 use kiln_hash::ChangeReason;
@@ -13,7 +12,7 @@ use kiln_workspace::Workspace;
 use serde_json::json;
 
 use crate::exit::Exit;
-use crate::run_cmd::{error_chain, hash_plan};
+use kiln_run::hash_plan;
 
 pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit> {
     let ws = Workspace::discover(cwd).map_err(Exit::diagnostic)?;
@@ -34,13 +33,12 @@ pub(crate) fn run(cwd: &Path, task: &str, json_output: bool) -> Result<i32, Exit
         )));
     }
     let (plan, _) = hash_plan(&ws, &graph, &kiln_hash::process_env())?;
-    let state = BuildState::new(&ws.root.join(".kiln/state"));
+    let state = BuildState::new(&kiln_core::Layout::of(&ws.root).state());
     let explainer = Explainer::new(&state, plan.tasks.iter().map(|t| &t.manifest), &plan.global);
     let explanation = explainer
         .explain(&id)
         .ok_or_else(|| Exit::Internal(format!("`{id}` was planned but not hashed")))?;
-    let store =
-        LocalStore::open(&ws.root.join(".kiln/cache")).map_err(|e| Exit::user(error_chain(&e)))?;
+    let store = kiln_run::open_local_store(&ws, None)?;
     let key = match &explanation {
         Explanation::NeverRun { key, .. } | Explanation::Unchanged { key, .. } => *key,
         Explanation::Changed { to, .. } | Explanation::Unrecorded { to, .. } => *to,

@@ -1,5 +1,5 @@
-//! The local cache's limits for this repository, and the pruning after a run that keeps the
-//! cache within them.
+//! The local cache's limits for this repository (the run prunes within them and this
+//! module tells what it removed; the store's own options are `kiln_run::store_options`).
 //!
 //! Precedence: `KILN_CACHE_MAX_SIZE` / `KILN_CACHE_MAX_AGE`, then kiln.toml `[cache]`
 //! `max_size` / `max_age`, then the defaults (10 GiB, no age limit). `0` or `off` turns a
@@ -9,8 +9,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use kiln_cache::{LocalStore, LocalStoreOptions, PrunePolicy};
-use kiln_core::{CacheSource, CacheStatus, TaskOutcome, TaskReport};
+use kiln_cache::{PrunePolicy, PruneReport};
 use kiln_workspace::{Workspace, parse_cache_limit_age, parse_cache_limit_size};
 
 use super::fmt_bytes;
@@ -18,28 +17,8 @@ use super::fmt_bytes;
 /// The size limit when nothing is configured.
 pub(crate) const DEFAULT_MAX_SIZE: u64 = 10 << 30;
 
-/// How often, at most, a run checks the cache's size.
-const AUTO_PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
-
 const SIZE_ENV: &str = "KILN_CACHE_MAX_SIZE";
-const ARTIFACT_ENV: &str = "KILN_CACHE_MAX_ARTIFACT_SIZE";
 
-/// The store options of `ws`: the largest artifact it stores or restores.
-pub(crate) fn store_options(ws: &Workspace) -> Result<LocalStoreOptions, String> {
-    let config = ws.cache_config().map_err(|e| e.to_string())?;
-    let max_unpacked_bytes = match std::env::var(ARTIFACT_ENV)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-    {
-        Some(text) => {
-            kiln_workspace::units::parse_size(&text).map_err(|e| format!("{ARTIFACT_ENV}: {e}"))?
-        }
-        None => config
-            .max_artifact_size
-            .unwrap_or(kiln_cache::DEFAULT_MAX_UNPACKED_BYTES),
-    };
-    Ok(LocalStoreOptions { max_unpacked_bytes })
-}
 const AGE_ENV: &str = "KILN_CACHE_MAX_AGE";
 
 /// The limits in force and where each came from (`default`, `kiln.toml` or the variable).
@@ -86,43 +65,20 @@ impl Limits {
     }
 }
 
-/// After a run that stored something in the local cache: at most once per
-/// [`AUTO_PRUNE_EVERY`], prune it back under its limits. Never fails the run: problems are
-/// warnings.
-pub(crate) fn prune_after_run(ws: &Workspace, store: &LocalStore, reports: &[TaskReport]) {
-    let stored = reports.iter().any(|r| match r.cache {
-        CacheStatus::Hit(CacheSource::Remote) => true,
-        CacheStatus::Miss => r.outcome == TaskOutcome::Succeeded,
-        _ => false,
-    });
-    if !stored {
+/// Tells what the pruning after a run removed.
+pub(crate) fn report_pruned(ws: &Workspace, report: &PruneReport) {
+    if report.removed.is_empty() {
         return;
     }
-    let limits = match Limits::of(ws) {
-        Ok(limits) => limits,
-        Err(e) => {
-            tracing::warn!("the local cache is not pruned: {e}");
-            return;
-        }
-    };
-    match store.auto_prune(&limits.policy, AUTO_PRUNE_EVERY) {
-        Ok(Some(report)) if !report.removed.is_empty() => {
-            let limit = limits
-                .policy
-                .max_size
-                .map_or(String::new(), |max| format!(" of {}", fmt_bytes(max)));
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "kiln: pruned the local cache: evicted {} least recently used entries ({}); {} left{limit}",
-                report.removed.len(),
-                fmt_bytes(report.removed_bytes),
-                fmt_bytes(report.kept_bytes),
-            );
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(
-            "could not prune the local cache: {}",
-            crate::run_cmd::error_chain(&e)
-        ),
-    }
+    let limit = Limits::of(ws)
+        .ok()
+        .and_then(|limits| limits.policy.max_size)
+        .map_or(String::new(), |max| format!(" of {}", fmt_bytes(max)));
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "kiln: pruned the local cache: evicted {} least recently used entries ({}); {} left{limit}",
+        report.removed.len(),
+        fmt_bytes(report.removed_bytes),
+        fmt_bytes(report.kept_bytes),
+    );
 }

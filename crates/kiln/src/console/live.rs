@@ -147,20 +147,20 @@ mod tests {
         let mut p = Progress::new(3, 2, [(web.clone(), Duration::from_secs(20))].into());
         p.observe(&Event::TaskStarted {
             id: web.clone(),
-            key: String::new(),
+            key: kiln_core::TaskKey::from_bytes([0; 32]),
             worker: 0,
             at: t0,
         });
         p.observe(&Event::Executing {
             id: web,
-            key: String::new(),
-            reason: String::new(),
+            key: kiln_core::TaskKey::from_bytes([0; 32]),
+            reason: kiln_core::RunReason::NeverRun,
             bypassed: false,
             hidden_env: vec![],
         });
         p.observe(&Event::TaskStarted {
             id: TaskId::parse("ui#test").unwrap(),
-            key: String::new(),
+            key: kiln_core::TaskKey::from_bytes([0; 32]),
             worker: 1,
             at: t0,
         });

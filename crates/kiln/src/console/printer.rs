@@ -101,10 +101,13 @@ impl Printer {
     pub(crate) fn handle(&mut self, event: Event, out: &mut Vec<Line>) {
         let (id, text) = match event {
             Event::TaskStarted { .. }
+            | Event::Planned { .. }
             | Event::Phase { .. }
             | Event::Stage { .. }
             | Event::Resources(_) => return,
-            Event::CacheHit { id, key, source } => {
+            Event::CacheHit {
+                id, key, source, ..
+            } => {
                 let source = match source {
                     CacheSource::Local => "",
                     CacheSource::Remote => " (remote)",
@@ -151,7 +154,8 @@ impl Printer {
                 }
                 (id, line)
             }
-            Event::TaskWarning { id, message } => {
+            Event::TaskWarning { id, warning } => {
+                let message = crate::words::warning(&warning);
                 // At once in every order: it may say why a task is stalled (waiting for a
                 // lock), which is no use once the task ends.
                 out.push(Line::Err(format!("warning: {id}: {message}")));
@@ -263,7 +267,11 @@ fn status(report: &TaskReport) -> String {
 
 /// What kiln decided for a task, and why, in a few words.
 fn decision(report: &TaskReport) -> String {
-    let why = report.reason.as_deref().unwrap_or("");
+    let why = report
+        .reason
+        .as_ref()
+        .map(crate::words::reason)
+        .unwrap_or_default();
     match (&report.outcome, report.cache) {
         (TaskOutcome::Skipped { because }, _) => {
             format!("skipped: dependency `{because}` failed")
@@ -288,8 +296,8 @@ fn decision(report: &TaskReport) -> String {
     }
 }
 
-fn short(key: &str) -> &str {
-    &key[..key.len().min(16)]
+fn short(key: &kiln_core::TaskKey) -> String {
+    key.to_hex()[..16].to_string()
 }
 
 #[cfg(test)]
@@ -302,11 +310,20 @@ mod tests {
         TaskId::parse(s).unwrap()
     }
 
+    /// A key whose text starts `0123456789abcdef`.
+    fn key() -> kiln_core::TaskKey {
+        key_starting("0123456789abcdef")
+    }
+
+    fn key_starting(hex: &str) -> kiln_core::TaskKey {
+        format!("{hex:0<64}").parse().unwrap()
+    }
+
     fn executing(task: &str) -> Event {
         Event::Executing {
             id: id(task),
-            key: "0123456789abcdef0123".into(),
-            reason: "never run before".into(),
+            key: key(),
+            reason: kiln_core::RunReason::NeverRun,
             bypassed: false,
             hidden_env: vec![],
         }
@@ -323,12 +340,13 @@ mod tests {
     fn finished(task: &str, outcome: TaskOutcome, cache: CacheStatus) -> Event {
         Event::TaskFinished(TaskReport {
             id: id(task),
-            key: "0123456789abcdef0123".into(),
+            key: key(),
             outcome,
             cache,
             duration: Duration::from_millis(1200),
             saved: Duration::ZERO,
-            reason: Some("never run before".into()),
+            reason: Some(kiln_core::RunReason::NeverRun),
+            executed: true,
             resources: None,
             started_unix_ms: None,
         })
@@ -411,8 +429,10 @@ mod tests {
         let mut events = interleaved(TaskOutcome::Succeeded);
         events.push(Event::CacheHit {
             id: id("c#build"),
-            key: "fedcba9876543210ff".into(),
+            key: key_starting("fedcba9876543210ff"),
             source: CacheSource::Local,
+            remote: None,
+            prefetched: false,
         });
         events.push(finished(
             "c#build",
@@ -482,7 +502,7 @@ mod tests {
             executing("a#build"),
             Event::TaskWarning {
                 id: id("a#build"),
-                message: "waiting for lock `db`".into(),
+                warning: kiln_core::Warning::WaitingForLock { name: "db".into() },
             },
         ];
         let mut printer = Printer::new(0, false, Grouping::Grouped, true, LogPolicy::default());
@@ -492,7 +512,9 @@ mod tests {
         }
         assert_eq!(
             out,
-            [Line::Err("warning: a#build: waiting for lock `db`".into())]
+            [Line::Err(
+                "warning: a#build: waiting for lock `db`, held by another kiln process".into()
+            )]
         );
     }
 
@@ -512,8 +534,10 @@ mod tests {
         vec![
             Event::CacheHit {
                 id: id(task),
-                key: "fedcba9876543210ff".into(),
+                key: key_starting("fedcba9876543210ff"),
                 source: CacheSource::Local,
+                remote: None,
+                prefetched: false,
             },
             Event::TaskOutput {
                 id: id(task),

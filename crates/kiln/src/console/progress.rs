@@ -80,6 +80,12 @@ impl Progress {
                     executing: false,
                 });
             }
+            Event::Planned { tasks, estimates } => {
+                self.total = *tasks;
+                self.waiting_work = estimates.values().sum();
+                self.waiting_known = estimates.len();
+                self.estimates = estimates.clone();
+            }
             Event::Executing { id, .. } => {
                 if let Some(r) = self.running.iter_mut().find(|r| &r.id == id) {
                     r.executing = true;
@@ -163,7 +169,7 @@ mod tests {
     fn started(task: &str, at: Instant) -> Event {
         Event::TaskStarted {
             id: id(task),
-            key: String::new(),
+            key: kiln_core::TaskKey::from_bytes([0; 32]),
             worker: 0,
             at,
         }
@@ -172,12 +178,13 @@ mod tests {
     fn finished(task: &str, outcome: TaskOutcome, cache: CacheStatus) -> Event {
         Event::TaskFinished(TaskReport {
             id: id(task),
-            key: String::new(),
+            key: kiln_core::TaskKey::from_bytes([0; 32]),
             outcome,
             cache,
             duration: Duration::ZERO,
             saved: Duration::ZERO,
             reason: None,
+            executed: false,
             resources: None,
             started_unix_ms: None,
         })

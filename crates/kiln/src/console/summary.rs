@@ -107,9 +107,13 @@ fn miss_lines(reports: &[TaskReport]) -> Vec<String> {
         .iter()
         .filter(|r| r.cache == CacheStatus::Miss && r.reason.is_some())
         .collect();
-    let mut by_reason: Vec<(&str, Vec<&TaskReport>)> = Vec::new();
+    let mut by_reason: Vec<(String, Vec<&TaskReport>)> = Vec::new();
     for r in &misses {
-        let reason = r.reason.as_deref().unwrap_or_default();
+        let reason = r
+            .reason
+            .as_ref()
+            .map(crate::words::reason)
+            .unwrap_or_default();
         match by_reason.iter_mut().find(|(why, _)| *why == reason) {
             Some((_, tasks)) => tasks.push(r),
             None => by_reason.push((reason, vec![r])),
@@ -149,16 +153,24 @@ mod tests {
     use kiln_core::{CacheStatus, TaskId, TaskOutcome, TaskReport};
 
     use super::miss_lines;
+    use kiln_core::{ChangeReason, RunReason, TaskKey};
 
-    fn miss(task: &str, reason: &str) -> TaskReport {
+    fn changed(path: &str) -> RunReason {
+        RunReason::InputsChanged {
+            changes: vec![ChangeReason::FileModified { path: path.into() }],
+        }
+    }
+
+    fn miss(task: &str, reason: RunReason) -> TaskReport {
         TaskReport {
             id: TaskId::parse(task).unwrap(),
-            key: String::new(),
+            key: TaskKey::from_bytes([0; 32]),
             outcome: TaskOutcome::Succeeded,
             cache: CacheStatus::Miss,
             duration: Duration::ZERO,
             saved: Duration::ZERO,
-            reason: Some(reason.into()),
+            reason: Some(reason),
+            executed: true,
             resources: None,
             started_unix_ms: None,
         }
@@ -167,9 +179,9 @@ mod tests {
     #[test]
     fn a_reason_shared_by_many_tasks_is_one_line() {
         let mut reports: Vec<TaskReport> = (0..20)
-            .map(|i| miss(&format!("p{i:02}#build"), "no earlier run recorded"))
+            .map(|i| miss(&format!("p{i:02}#build"), RunReason::NeverRun))
             .collect();
-        reports.push(miss("ui#build", "`src/a.ts` changed"));
+        reports.push(miss("ui#build", changed("src/a.ts")));
         assert_eq!(
             miss_lines(&reports),
             [
@@ -182,7 +194,7 @@ mod tests {
     #[test]
     fn many_different_reasons_are_cut_with_a_count() {
         let reports: Vec<TaskReport> = (0..14)
-            .map(|i| miss(&format!("p{i:02}#build"), &format!("`f{i}` changed")))
+            .map(|i| miss(&format!("p{i:02}#build"), changed(&format!("f{i}"))))
             .collect();
         let lines = miss_lines(&reports);
         assert_eq!(lines.len(), 11);

@@ -15,12 +15,13 @@ fn ms(t0: Instant, ms: u64) -> Instant {
 fn report(task: &str, outcome: TaskOutcome, cache: CacheStatus, took: u64) -> Event {
     Event::TaskFinished(TaskReport {
         id: id(task),
-        key: format!("{task}-key"),
+        key: kiln_core::TaskKey::from_bytes([task.len() as u8; 32]),
         outcome,
         cache,
         duration: Duration::from_millis(took),
         saved: Duration::ZERO,
-        reason: (cache == CacheStatus::Miss).then(|| "never run before".to_string()),
+        reason: (cache == CacheStatus::Miss).then_some(kiln_core::RunReason::NeverRun),
+        executed: cache == CacheStatus::Miss,
         resources: None,
         started_unix_ms: None,
     })
@@ -32,7 +33,7 @@ fn run() -> Vec<Event> {
     let t0 = Instant::now();
     let started = |task: &str, worker, at| Event::TaskStarted {
         id: id(task),
-        key: format!("{task}-key"),
+        key: kiln_core::TaskKey::from_bytes([task.len() as u8; 32]),
         worker,
         at: ms(t0, at),
     };
@@ -130,10 +131,13 @@ fn every_task_that_started_is_one_span_on_its_workers_track() {
         (ui["ts"].as_u64(), ui["dur"].as_u64()),
         (Some(10_000), Some(100_000))
     );
-    assert_eq!(ui["args"]["key"], "ui#build-key");
+    assert_eq!(
+        ui["args"]["key"],
+        kiln_core::TaskKey::from_bytes([8; 32]).to_hex()
+    );
     assert_eq!(ui["args"]["cache"], "miss");
     assert_eq!(ui["args"]["outcome"], "succeeded");
-    assert_eq!(ui["args"]["reason"], "never run before");
+    assert_eq!(ui["args"]["reason"], "no earlier run recorded");
     assert_eq!(tasks[1]["args"]["cache"], "hit (local)");
     // Stopped under the run: it ends where the trace does.
     assert_eq!(tasks[2]["args"]["outcome"], "did not finish");
@@ -174,7 +178,7 @@ fn a_phase_past_its_task_is_clamped_into_it() {
     // Reported as ending before its last phase did.
     events.push(Event::TaskStarted {
         id: id("late#t"),
-        key: String::new(),
+        key: kiln_core::TaskKey::from_bytes([0; 32]),
         worker: 0,
         at: ms(t0, 200),
     });

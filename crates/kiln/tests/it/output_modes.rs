@@ -339,3 +339,44 @@ fn replaying_a_large_log_streams_it_instead_of_holding_it_in_memory() {
         );
     }
 }
+
+/// `kiln run build | head -n 3`: once `head` has its lines and closes the pipe, kiln's
+/// writes fail with EPIPE. That is no error: the build goes on, kiln exits 0 and says
+/// nothing (no panic, no "broken pipe").
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let repo = Repo::npm_workspace();
+    repo.write(
+        "turbo.json",
+        r#"{ "tasks": { "build": { "outputs": ["dist/**"] } } }"#,
+    )
+    .write(
+        "pkgs/loud/package.json",
+        r#"{ "name": "loud", "scripts": { "build": "mkdir -p dist && seq 1 20000 && echo done > dist/x" } }"#,
+    );
+    repo.commit("fixture");
+    for _ in 0..2 {
+        // The second time is a cache hit, whose replayed log hits the closed pipe.
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(r#"set -o pipefail; "$KILN" run build | head -n 3 > /dev/null"#)
+            .env("KILN", env!("CARGO_BIN_EXE_kiln"))
+            .env("NO_COLOR", "1")
+            .env_remove("KILN_LIVE")
+            .env_remove("CI")
+            .env_remove("GITHUB_ACTIONS")
+            .current_dir(repo.path(""))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(out.status.success(), "{:?}\n{err}", out.status);
+        assert!(
+            !err.contains("panicked") && !err.to_lowercase().contains("broken pipe"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(repo.path("pkgs/loud/dist/x")).unwrap(),
+            b"done\n"
+        );
+    }
+}

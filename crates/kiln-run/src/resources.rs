@@ -2,11 +2,12 @@
 //! process tree, let the memory governor set the budget (fewer tasks under memory pressure,
 //! back up when memory recovers), and tell subscribers what was seen (live view, trace).
 
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiln_core::{Event, ResourceSample};
+
+use crate::events::Emitter;
 use kiln_process::{
     GovernorConfig, MachineSampler, MemoryGovernor, Monitor, ProcessRegistry, TreeTracker,
 };
@@ -21,7 +22,7 @@ pub(crate) fn start(
     budget: &Budget,
     memory_limit: Option<u64>,
     registry: &ProcessRegistry,
-    events: &SyncSender<Event>,
+    events: &Emitter,
     trees: &Arc<Mutex<TreeTracker>>,
 ) -> Option<Monitor> {
     let max_slots = budget.slots().max(1);
@@ -50,7 +51,7 @@ pub(crate) fn start(
         }
         budget.set_slots(decision.slots);
         budget.set_memory(decision.memory);
-        let _ = events.send(Event::Resources(ResourceSample {
+        events.emit(Event::Resources(ResourceSample {
             at: machine.at,
             cpu_busy: machine.cpu_busy,
             memory_total: machine.memory_total,
