@@ -92,12 +92,13 @@ impl RecordBuilder {
                 phase,
                 started,
                 ended,
-            } => self
-                .tasks
-                .entry(id.clone())
-                .or_default()
-                .phases
-                .push(span(*phase, *started, *ended)),
+            } => {
+                // In the order they started: an upload can end before the store phase
+                // that queued it is reported.
+                let phases = &mut self.tasks.entry(id.clone()).or_default().phases;
+                phases.push(span(*phase, *started, *ended));
+                phases.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms));
+            }
             Event::Stage {
                 name,
                 started,

@@ -338,3 +338,61 @@ fn a_remote_only_read_cache_uses_the_remote_alone() {
     let out = build(&second, &remote.url(), &["--cache=local:w,remote:w"]);
     assert!(stdout(&out).contains("3 ran"), "{}", stdout(&out));
 }
+
+/// The newest run record of `repo` (`.kiln/runs/`, format 2).
+fn last_record(repo: &Repo) -> serde_json::Value {
+    let mut runs: Vec<_> = std::fs::read_dir(repo.path(".kiln/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    runs.sort();
+    serde_json::from_slice(&std::fs::read(runs.last().unwrap()).unwrap()).unwrap()
+}
+
+fn phase_names(task: &serde_json::Value) -> Vec<String> {
+    task["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The run record has every phase of every task, the uploads included (they end after the
+/// task, on the uploader), and names the remote a hit came from.
+#[test]
+fn the_run_record_tells_uploads_and_remote_hits() {
+    let remote = Remote::start(Kind::Http);
+    let first = Repo::generated(4, &[]);
+    let out = build(&first, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record = last_record(&first);
+    assert_eq!(record["format"], 2);
+    let tasks = record["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 4);
+    for task in tasks {
+        assert_eq!(
+            phase_names(task),
+            ["cache_lookup", "execute", "store", "upload"],
+            "{task}"
+        );
+        assert_eq!(task["executed"], true);
+        assert_eq!(task["reason"]["reason"], "never_run");
+        assert!(task["worker"].is_u64(), "{task}");
+    }
+
+    let second = second_clone(&first);
+    let out = build(&second, &remote.url(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for task in last_record(&second)["tasks"].as_array().unwrap() {
+        assert_eq!(task["cache"]["source"], "remote", "{task}");
+        assert!(
+            task["remote"].as_str().is_some_and(|r| !r.is_empty()),
+            "{task}"
+        );
+        assert_eq!(task["executed"], false);
+        assert!(task.get("reason").is_none(), "{task}");
+        assert!(phase_names(task).contains(&"restore".to_string()), "{task}");
+    }
+}
