@@ -25,6 +25,7 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::thread;
 
+use kiln_cache::staging::temp_in;
 use kiln_cache::{
     ArtifactMeta, Breaker, CacheError, CacheStore, DamagedKeys, PackedArtifact, validate_key,
 };
@@ -189,7 +190,7 @@ impl HttpStore {
             source,
         };
         let tag = self.expected_tag(key, &response)?;
-        let (file, path) = temp_in(scratch_dir).map_err(read_err)?;
+        let (file, path) = temp_in(scratch_dir, ".http-").map_err(read_err)?;
         let mut sink = io::BufWriter::new(file);
         // The body's length is signed ahead of it and a chunked answer does not announce it:
         // spool first, then check the signature from disk.
@@ -279,7 +280,7 @@ impl CacheStore for HttpStore {
         if let Some(signer) = signer.as_mut() {
             signer.update(&header);
         }
-        let (file, path) = temp_in(scratch_dir).map_err(read_err)?;
+        let (file, path) = temp_in(scratch_dir, ".http-").map_err(read_err)?;
         // Read one byte past the announced size: a longer body is as wrong as a shorter one.
         let mut limited = body.take(meta.blob.size + 1);
         let mut sink = SigningWriter {
@@ -422,16 +423,6 @@ fn feed(signer: &mut Signer, reader: &mut impl Read) -> io::Result<()> {
             n => signer.update(&buf[..n]),
         }
     }
-}
-
-fn temp_in(scratch_dir: &Path) -> io::Result<(std::fs::File, tempfile::TempPath)> {
-    fs_err::create_dir_all(scratch_dir)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".http-")
-        .suffix(".tar.zst")
-        .tempfile_in(scratch_dir)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", scratch_dir.display())))?;
-    Ok(temp.into_parts())
 }
 
 fn check_signature(

@@ -34,6 +34,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
     ActionResult, Digest, ExecutedActionMetadata, OutputFile,
 };
 use bazel_remote_apis::google::protobuf::Timestamp;
+use kiln_cache::staging::temp_in;
 use kiln_cache::{
     ArtifactMeta, Breaker, CacheError, CacheStore, DamagedKeys, PackedArtifact, validate_key,
 };
@@ -199,18 +200,9 @@ impl ReapiStore {
         let Some(entry) = self.lookup(key, false).await? else {
             return Ok(None);
         };
-        fs_err::create_dir_all(scratch_dir).map_err(Failure::Local)?;
-        let path = tempfile::Builder::new()
-            .prefix(".reapi-")
-            .suffix(".tar.zst")
-            .tempfile_in(scratch_dir)
-            .map_err(|e| {
-                Failure::Local(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", scratch_dir.display()),
-                ))
-            })?
-            .into_temp_path();
+        let (file, path) = temp_in(scratch_dir, ".reapi-").map_err(Failure::Local)?;
+        // The client writes the blob through a (tokio) file of its own: only the path is kept.
+        drop(file);
         let Some(got) = self.client.read_to_file(&entry.artifact, &path).await? else {
             return Ok(None);
         };

@@ -34,6 +34,7 @@
 use std::io;
 use std::path::Path as LocalPath;
 
+use kiln_cache::staging::temp_in;
 use kiln_cache::{ArtifactMeta, CacheError, CacheStore, PackedArtifact, validate_key};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
@@ -136,18 +137,7 @@ impl S3Store {
             key: key.clone(),
             source,
         };
-        fs_err::create_dir_all(scratch_dir).map_err(local)?;
-        let temp = tempfile::Builder::new()
-            .prefix(".s3-")
-            .suffix(".tar.zst")
-            .tempfile_in(scratch_dir)
-            .map_err(|e| {
-                local(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", scratch_dir.display()),
-                ))
-            })?;
-        let (file, temp_path) = temp.into_parts();
+        let (file, temp_path) = temp_in(scratch_dir, ".s3-").map_err(local)?;
         let mut out = io::BufWriter::new(file);
         let path = self.object(&key, "tar.zst");
         let store = &*self.client.store;

@@ -135,18 +135,7 @@ pub fn pack(
         source,
     };
     let found = globs.find(package_dir).map_err(fail)?;
-    fs_err::create_dir_all(scratch_dir).map_err(fail)?;
-    let temp = tempfile::Builder::new()
-        .prefix(".pack-")
-        .suffix(".tar.zst")
-        .tempfile_in(scratch_dir)
-        .map_err(|e| {
-            fail(io::Error::new(
-                e.kind(),
-                format!("{}: {e}", scratch_dir.display()),
-            ))
-        })?;
-    let (file, blob) = temp.into_parts();
+    let (file, blob) = crate::staging::temp_in(scratch_dir, ".pack-").map_err(fail)?;
 
     let hashing = HashingWriter::new(BufWriter::new(file));
     let encoder = zstd::Encoder::new(hashing, ZSTD_LEVEL).map_err(fail)?;

@@ -15,8 +15,8 @@
 //! every blob, and [`LocalStore::usage`]/[`LocalStore::list`] say what is stored.
 //!
 //! Main types: [`LocalStore`] (layout documented on it), [`PackedArtifact`], [`ArtifactMeta`],
-//! [`OutputGlobs`] (what counts as an output), [`CacheStore`] (contracts for tiers),
-//! [`CacheError`]. The format and the restore checks are described in the design notes of
+//! [`OutputGlobs`] (what counts as an output), [`CacheStore`] (contracts for tiers; they stage
+//! their downloads with [`staging::temp_in`], as [`pack`] does), [`CacheError`]. The format and the restore checks are described in the design notes of
 //! `artifact.rs` and `extract.rs`. The crate knows nothing of graphs or processes: it is given
 //! a key, a package directory, output globs and the directories of the packages nested in it
 //! (which no walk, pack, restore or fingerprint ever enters).
@@ -51,6 +51,7 @@ mod local;
 mod meta;
 mod outputs;
 mod signature;
+pub mod staging;
 mod store;
 mod task_log;
 

@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 
 use kiln_cache::CacheError;
+use kiln_cache::staging::temp_in;
 
 use super::RedisStore;
 
@@ -68,18 +69,7 @@ impl RedisStore {
             key: key.to_owned(),
             source,
         };
-        fs_err::create_dir_all(scratch_dir).map_err(read_err)?;
-        let temp = tempfile::Builder::new()
-            .prefix(".redis-")
-            .suffix(".tar.zst")
-            .tempfile_in(scratch_dir)
-            .map_err(|e| {
-                read_err(io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", scratch_dir.display()),
-                ))
-            })?;
-        let (file, path) = temp.into_parts();
+        let (file, path) = temp_in(scratch_dir, ".redis-").map_err(read_err)?;
         let mut out = io::BufWriter::new(file);
         let blob_key = self.blob_key(key);
         let chunk = self.config.chunk_bytes.max(1) as u64;
