@@ -86,8 +86,8 @@ fn path_names(path: &str) -> Vec<&str> {
 
 impl BunLock {
     pub(crate) fn parse(file: &Path, text: &str) -> Result<BunLock, LockfileError> {
-        let raw: RawLock = serde_json::from_str(&jsonc::to_json(text))
-            .map_err(|e| LockfileError::json(file, &e))?;
+        let raw: RawLock =
+            serde_json::from_str(&jsonc::strip(text)).map_err(|e| LockfileError::json(file, &e))?;
         if !SUPPORTED_VERSIONS.contains(&raw.lockfile_version) {
             return Err(LockfileError::unsupported(
                 file,

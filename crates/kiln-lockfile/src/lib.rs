@@ -9,9 +9,11 @@
 //!
 //! Main types: [`Lockfile`] (parse once, then ask [`Lockfile::closure`] per [`Importer`]),
 //! [`Closure`] (a sorted set of [`ResolvedPackage`] plus the declared dependencies the lockfile
-//! does not know), [`LockfileError`]. Place in the flow: *discover* — `kiln-workspace` parses
-//! the lockfile next to the workspace root and attaches each package's closure; the hasher
-//! puts it into the key. This crate is a leaf: it knows no other kiln crate.
+//! does not know), [`LockfileError`]; [`jsonc`] reads JSON with comments and trailing commas,
+//! for `bun.lock` here and for `turbo.json` in `kiln-workspace`. Place in the flow:
+//! *discover* — `kiln-workspace` parses the lockfile next to the workspace root and attaches
+//! each package's closure; the hasher puts it into the key. This crate is a leaf: it knows no
+//! other kiln crate.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -33,7 +35,7 @@ mod cargo;
 mod error;
 mod graph;
 mod importer;
-mod jsonc;
+pub mod jsonc;
 mod npm;
 mod pnpm;
 mod yarn_classic;
