@@ -110,7 +110,7 @@ fn sorted(v: &[String]) -> Vec<&str> {
 pub struct KeyInputs {
     pub task_id: TaskId,
     pub definition: DefinitionInputs,
-    /// (package-relative path, content digest), as [`crate::hash_files`] returns them.
+    /// (package-relative path, content digest), as [`crate::hash_files()`] returns them.
     pub files: Vec<(String, Digest)>,
     /// The keys of the tasks this one depends on.
     pub dependencies: Vec<(TaskId, TaskKey)>,
@@ -119,8 +119,8 @@ pub struct KeyInputs {
     /// [`global_digest`] of the global files and env.
     pub global: Digest,
     /// The package's resolved third-party dependencies: name → version(s) (see
-    /// `kiln_workspace::external`). When the lockfile cannot be read per package, one entry
-    /// stands for the whole file.
+    /// `kiln_run::ExternalVersions`, in `kiln-run/src/external.rs`). When the lockfile cannot
+    /// be read per package, one entry stands for the whole file.
     pub external: BTreeMap<String, String>,
     pub platform: Platform,
 }

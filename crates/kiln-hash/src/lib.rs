@@ -8,7 +8,7 @@
 //!    outputs left out; a [`RepoListing`] walks the workspace once for
 //!    all packages, so that hashing many packages does not walk (and re-read the parent
 //!    ignore files) once per package;
-//! 2. digests them ([`hash_files`]) in parallel through a [`StatCache`], so an unchanged tree
+//! 2. digests them ([`hash_files()`]) in parallel through a [`StatCache`], so an unchanged tree
 //!    costs one `lstat` per file and no reads (with git's racy-clean guard);
 //! 3. digests the declared env vars ([`env_digests`]), values never kept;
 //! 4. folds all of it, with the task definition, the dependencies' keys, the global inputs,

@@ -11,9 +11,10 @@
 //! [`Closure`] (a sorted set of [`ResolvedPackage`] plus the declared dependencies the lockfile
 //! does not know), [`LockfileError`]; [`jsonc`] reads JSON with comments and trailing commas,
 //! for `bun.lock` here and for `turbo.json` in `kiln-workspace`. Place in the flow:
-//! *discover* — `kiln-workspace` parses the lockfile next to the workspace root and attaches
-//! each package's closure; the hasher puts it into the key. This crate is a leaf: it knows no
-//! other kiln crate.
+//! *discover* — `kiln-workspace` finds the lockfile next to the workspace root; *hash* —
+//! `kiln-run` (`ExternalVersions`, in `external.rs`) parses it and takes each package's
+//! closure, which goes into the package's task keys. This crate is a leaf: it knows no other
+//! kiln crate.
 //!
 //! ```
 //! use std::collections::BTreeMap;
