@@ -12,8 +12,19 @@ use std::time::{Duration, SystemTime};
 /// goes that long without writing.
 pub const STALE_TEMP_AGE: Duration = Duration::from_secs(60 * 60);
 
-/// Name prefixes of the temp files this crate creates.
-const TEMP_PREFIXES: [&str; 4] = [".pack-", ".blob-", ".meta-", crate::task_log::SPILL_PREFIX];
+/// Name prefixes of the temp files kiln creates in a store: this crate's, and the downloads
+/// the remote tiers stage here (`staging::temp_in` with their own prefix), which a killed
+/// run leaves behind like any other.
+const TEMP_PREFIXES: [&str; 8] = [
+    ".pack-",
+    ".blob-",
+    ".meta-",
+    crate::task_log::SPILL_PREFIX,
+    ".http-",
+    ".reapi-",
+    ".redis-",
+    ".s3-",
+];
 
 /// Whether `name` is one of our temp files (a write in progress, or a killed one's leftover).
 pub(super) fn is_temp_name(name: &str) -> bool {
@@ -55,5 +66,20 @@ pub(super) fn remove_quietly(path: &Path) -> bool {
             tracing::debug!(%error, "cannot remove stale temp file");
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_temp_name;
+
+    #[test]
+    fn downloads_staged_by_the_remote_tiers_are_temp_files_too() {
+        for name in [
+            ".pack-x", ".log-x", ".http-x", ".reapi-x", ".redis-x", ".s3-x",
+        ] {
+            assert!(is_temp_name(name), "{name}");
+        }
+        assert!(!is_temp_name("ab12.meta.json"));
     }
 }
